@@ -1,0 +1,40 @@
+using System.CommandLine;
+
+namespace NasPrune.Cli;
+
+/// <summary>Options every command shares (see shared DESIGN: --seed, --device, --json, --data).</summary>
+public static class CliOptions
+{
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "cpu, cuda, cuda:N or auto (cuda when available)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    public static Option<string> Dtype() => new("--dtype")
+    {
+        Description = "float32, bfloat16, float16 or auto (float32 on CPU, bfloat16 on CUDA)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    public static Option<long> Seed(long defaultSeed = 1234) => new("--seed")
+    {
+        Description = "random seed (all sampling is deterministic for a seed)",
+        DefaultValueFactory = _ => defaultSeed,
+    };
+
+    public static Option<bool> Json() => new("--json")
+    {
+        Description = "print one JSON object on stdout (progress and logs go to stderr)",
+    };
+
+    public static Option<string?> Data() => new("--data")
+    {
+        Description = "NasPrune's data folder (default: $NASPRUNE_DATA, else the repository's data/)",
+    };
+
+    public static Option<string?> Model() => new("--model")
+    {
+        Description = "Hugging Face model directory (default: the embedded model data/models/nasprune-tiny-llama)",
+    };
+}

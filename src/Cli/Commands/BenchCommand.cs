@@ -1,0 +1,107 @@
+using System.CommandLine;
+using System.Diagnostics;
+using NasPrune.Common;
+using NasPrune.Evaluator.Checkpoints;
+using NasPrune.Evaluator.Runtime;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace NasPrune.Cli.Commands;
+
+/// <summary>
+/// <c>nasprune bench</c>: fp32 matmul GFLOP/s measured on this machine and, in the same run, the forward-pass
+/// throughput of a model at evaluation batch sizes, so the ratio of the two is visible.
+/// </summary>
+public static class BenchCommand
+{
+    public sealed record MatmulFigure(int Size, double Gflops);
+    public sealed record ForwardFigure(int Batch, int SeqLen, double TokensPerSecond, double Gflops, double ShareOfMatmul);
+    public sealed record BenchResult(string Device, int Threads, string ModelHash, long Params, double FlopsPerToken,
+        IReadOnlyList<MatmulFigure> Matmul, IReadOnlyList<ForwardFigure> Forward);
+
+    public static Command Create()
+    {
+        var model = CliOptions.Model();
+        var device = CliOptions.Device();
+        var json = CliOptions.Json();
+        var data = CliOptions.Data();
+        var batches = new Option<int[]>("--batch-sizes")
+        {
+            Description = "forward batch sizes (windows of the context length)",
+            DefaultValueFactory = _ => [1, 8, 16],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var seconds = new Option<double>("--seconds") { Description = "measuring time per figure", DefaultValueFactory = _ => 3.0 };
+        var command = new Command("bench", "Measure fp32 matmul GFLOP/s and the model's forward throughput on this machine")
+        {
+            model, device, batches, seconds, json, data,
+        };
+        command.SetAction(parse =>
+        {
+            var dev = DeviceChoice.Resolve(parse.GetValue(device));
+            string dir = parse.GetValue(model) ?? DataDirectory.DefaultModel(parse.GetValue(data));
+            double budget = parse.GetValue(seconds);
+            using var lm = HfCheckpoint.LoadModel(dir, dev);
+            var config = lm.Config;
+            int seq = config.MaxPositionEmbeddings;
+
+            var matmul = new[] { 1024, 2048 }.Select(n => new MatmulFigure(n, MatmulGflops(n, dev, budget))).ToList();
+            double peak = matmul.Max(m => m.Gflops);
+            double flopsPerToken = config.ForwardFlopsPerToken(seq);
+            var forward = new List<ForwardFigure>();
+            foreach (int b in parse.GetValue(batches)!)
+            {
+                if (b <= 0) throw new UserError($"--batch-sizes: {b} is not a positive batch size");
+                double tokensPerSecond = ForwardTokensPerSecond(lm, b, seq, dev, budget);
+                double gflops = tokensPerSecond * flopsPerToken / 1e9;
+                forward.Add(new ForwardFigure(b, seq, tokensPerSecond, gflops, gflops / peak));
+            }
+            var result = new BenchResult(dev.ToString(), get_num_threads(), HfCheckpoint.ModelHash(dir), config.TotalParams,
+                flopsPerToken, matmul, forward);
+            if (parse.GetValue(json)) { Output.WriteJson(result); return 0; }
+            Console.WriteLine($"device {result.Device}, {result.Threads} threads; model {dir} ({config.TotalParams:N0} params, {flopsPerToken / 1e6:F1} MFLOP/token at {seq} tokens)");
+            var mm = new Table().AddColumns("fp32 matmul n x n", "GFLOP/s");
+            foreach (var m in matmul) mm.AddRow($"{m.Size}", $"{m.Gflops:F1}");
+            AnsiConsole.Write(mm);
+            var fw = new Table().AddColumns("forward batch", "seq", "tokens/s", "GFLOP/s", "share of matmul peak");
+            foreach (var f in forward) fw.AddRow($"{f.Batch}", $"{f.SeqLen}", $"{f.TokensPerSecond:F0}", $"{f.Gflops:F1}", $"{f.ShareOfMatmul:P0}");
+            AnsiConsole.Write(fw);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Best-of-repeats n×n×n fp32 matmul rate (2n³ FLOPs each).</summary>
+    public static double MatmulGflops(int n, Device device, double seconds)
+    {
+        using var scope = NewDisposeScope();
+        var a = randn(n, n, device: device);
+        var b = randn(n, n, device: device);
+        return 2.0 * n * n * n / BestSeconds(() => a.matmul(b), device, seconds) / 1e9;
+    }
+
+    public static double ForwardTokensPerSecond(Evaluator.Model.LlamaForCausalLM model, int batch, int seq, Device device, double seconds)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var ids = randint(0, model.Config.VocabSize, [batch, seq], generator: new TorchSharp.Generator(1)).to(device);
+        return batch * seq / BestSeconds(() => model.call(ids), device, seconds);
+    }
+
+    /// <summary>Runs once to warm up, then repeats for about <paramref name="budget"/> seconds; returns the fastest run.</summary>
+    static double BestSeconds(Func<Tensor> work, Device device, double budget)
+    {
+        work().Dispose();
+        double best = double.MaxValue;
+        var total = Stopwatch.StartNew();
+        int runs = 0;
+        while (runs < 3 || total.Elapsed.TotalSeconds < budget)
+        {
+            var watch = Stopwatch.StartNew();
+            using (var r = work()) { if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(); }
+            best = Math.Min(best, watch.Elapsed.TotalSeconds);
+            runs++;
+        }
+        return best;
+    }
+}

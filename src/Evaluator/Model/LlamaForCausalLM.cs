@@ -1,0 +1,345 @@
+using NasPrune.Common;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace NasPrune.Evaluator.Model;
+
+// A LLaMA-family decoder (LLaMA, Mistral, Qwen2) computed exactly as Hugging Face's LlamaForCausalLM computes
+// it, with one difference that is the point of this project: every layer has its own number of attention
+// heads and FFN channels, and may be absent. Module and field names match the Hugging Face checkpoint
+// ("model.layers.3.self_attn.q_proj.weight"), so a state dict is a checkpoint.
+//
+// Each layer also has an *active* shape, at most its stored shape. The forward pass uses only the first
+// active heads/channels, through views (narrow) of the stored weights: a pruning candidate whose heads and
+// channels are a prefix of an importance-sorted layer is applied without copying anything, and the pruned
+// forward really does fewer FLOPs.
+
+/// <summary>Root-mean-square layer norm, computed in float32 as Hugging Face's LlamaRMSNorm does.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    readonly double eps;
+
+    public RmsNorm(int dim, double eps) : base(nameof(RmsNorm))
+    {
+        weight = new Parameter(ones(dim));
+        this.eps = eps;
+        register_parameter(nameof(weight), weight);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var input = x.to_type(ScalarType.Float32);
+        var normed = input * rsqrt(input.pow(2).mean([-1L], keepdim: true) + eps);
+        return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// Rotary position embedding tables (cos, sin) of shape [positions, head_dim], in Hugging Face's rotate-half
+/// layout: the frequencies are repeated, not interleaved. Supports rope_scaling "linear" and "llama3".
+/// </summary>
+public static class Rotary
+{
+    public static double[] InverseFrequencies(ModelConfig c)
+    {
+        int half = c.HeadDim / 2;
+        var inv = new double[half];
+        for (int i = 0; i < half; i++) inv[i] = 1.0 / Math.Pow(c.RopeTheta, 2.0 * i / c.HeadDim);
+        if (c.RopeScaling is not { } s) return inv;
+        if (s.Type == "linear") return inv.Select(f => f / s.Factor).ToArray();
+        if (s.Type != "llama3") return inv;
+        // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept, the band between interpolated.
+        double lowWavelen = s.OriginalMaxPositionEmbeddings / s.LowFreqFactor;
+        double highWavelen = s.OriginalMaxPositionEmbeddings / s.HighFreqFactor;
+        return inv.Select(f =>
+        {
+            double wavelen = 2 * Math.PI / f;
+            if (wavelen < highWavelen) return f;
+            if (wavelen > lowWavelen) return f / s.Factor;
+            double smooth = (s.OriginalMaxPositionEmbeddings / wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
+            return (1 - smooth) * f / s.Factor + smooth * f;
+        }).ToArray();
+    }
+
+    public static (Tensor Cos, Tensor Sin) Tables(ModelConfig c, int positions, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var inv = tensor(InverseFrequencies(c).Select(f => (float)f).ToArray());
+        var pos = arange(positions, dtype: ScalarType.Float32);
+        var freqs = outer(pos, inv);
+        var emb = cat([freqs, freqs], dim: -1);
+        return (emb.cos().to(device).MoveToOuterDisposeScope(), emb.sin().to(device).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1).</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        long half = x.shape[^1] / 2;
+        var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], dim: -1);
+        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Grouped-query self-attention whose number of heads is the layer's own.</summary>
+public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    public readonly Linear q_proj, k_proj, v_proj, o_proj;
+    readonly int headDim, groupSize;
+    public int StoredHeads { get; }
+    public int ActiveHeads { get; set; }
+
+    public LlamaAttention(ModelConfig c, LayerShape shape) : base(nameof(LlamaAttention))
+    {
+        headDim = c.HeadDim;
+        groupSize = c.GroupSize;
+        StoredHeads = ActiveHeads = shape.Heads;
+        q_proj = nn.Linear(c.HiddenSize, shape.Heads * headDim, hasBias: c.QkvBias);
+        k_proj = nn.Linear(c.HiddenSize, shape.KvHeads * headDim, hasBias: c.QkvBias);
+        v_proj = nn.Linear(c.HiddenSize, shape.KvHeads * headDim, hasBias: c.QkvBias);
+        o_proj = nn.Linear(shape.Heads * headDim, c.HiddenSize, hasBias: c.OutputBias);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], seq = x.shape[1];
+        int heads = ActiveHeads, kvHeads = ActiveHeads / groupSize;
+        var q = Project(x, q_proj, heads).view(batch, seq, heads, headDim).transpose(1, 2);
+        var k = Project(x, k_proj, kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
+        var v = Project(x, v_proj, kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
+        var c = cos.narrow(0, 0, seq);
+        var s = sin.narrow(0, 0, seq);
+        q = Rotary.Apply(q, c, s);
+        k = Rotary.Apply(k, c, s);
+        if (groupSize > 1)
+        {
+            k = k.repeat_interleave(groupSize, dim: 1);
+            v = v.repeat_interleave(groupSize, dim: 1);
+        }
+        // Positional arguments: TorchSharp spells the causal flag "is_casual".
+        var attended = F.scaled_dot_product_attention(q, k, v, null, 0.0, true);
+        var merged = attended.transpose(1, 2).reshape(batch, seq, heads * headDim);
+        var outWeight = o_proj.weight!.narrow(1, 0, heads * headDim);
+        return F.linear(merged, outWeight, o_proj.bias).MoveToOuterDisposeScope();
+    }
+
+    Tensor Project(Tensor x, Linear proj, int heads)
+    {
+        long rows = (long)heads * headDim;
+        return F.linear(x, proj.weight!.narrow(0, 0, rows), proj.bias?.narrow(0, 0, rows));
+    }
+}
+
+/// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)), over the layer's active channels.</summary>
+public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear gate_proj, up_proj, down_proj;
+    public int StoredChannels { get; }
+    public int ActiveChannels { get; set; }
+
+    public LlamaMlp(ModelConfig c, int channels) : base(nameof(LlamaMlp))
+    {
+        StoredChannels = ActiveChannels = channels;
+        gate_proj = nn.Linear(c.HiddenSize, channels, hasBias: c.MlpBias);
+        up_proj = nn.Linear(c.HiddenSize, channels, hasBias: c.MlpBias);
+        down_proj = nn.Linear(channels, c.HiddenSize, hasBias: c.MlpBias);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        long n = ActiveChannels;
+        var gate = F.linear(x, gate_proj.weight!.narrow(0, 0, n), gate_proj.bias?.narrow(0, 0, n));
+        var up = F.linear(x, up_proj.weight!.narrow(0, 0, n), up_proj.bias?.narrow(0, 0, n));
+        return F.linear(F.silu(gate) * up, down_proj.weight!.narrow(1, 0, n), down_proj.bias).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// One pre-norm decoder block. Its attention and MLP exist only if the layer's shape has heads / channels;
+/// an absent block is the identity on the residual stream, exactly as a removed block would be.
+/// </summary>
+public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    public readonly RmsNorm? input_layernorm, post_attention_layernorm;
+    public readonly LlamaAttention? self_attn;
+    public readonly LlamaMlp? mlp;
+    public LayerShape StoredShape { get; }
+    readonly int groupSize;
+    /// <summary>False skips the layer at run time (a candidate that drops it) without touching its weights.</summary>
+    public bool Active { get; set; } = true;
+
+    public LlamaDecoderLayer(ModelConfig c, LayerShape shape) : base(nameof(LlamaDecoderLayer))
+    {
+        StoredShape = shape;
+        groupSize = c.GroupSize;
+        if (shape.HasAttention)
+        {
+            input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+            self_attn = new LlamaAttention(c, shape);
+        }
+        if (shape.HasMlp)
+        {
+            post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+            mlp = new LlamaMlp(c, shape.Ffn);
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>The shape the forward pass uses now.</summary>
+    public LayerShape ActiveShape
+    {
+        get
+        {
+            int heads = Active ? self_attn?.ActiveHeads ?? 0 : 0;
+            int ffn = Active ? mlp?.ActiveChannels ?? 0 : 0;
+            if (heads == 0 && ffn == 0) return LayerShape.Dropped;
+            return new LayerShape(true, heads, heads / groupSize, ffn);
+        }
+    }
+
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
+    {
+        if (!Active) return x.alias();
+        using var scope = NewDisposeScope();
+        var h = x;
+        if (self_attn is not null && self_attn.ActiveHeads > 0)
+            h = h + self_attn.call(input_layernorm!.call(h), cos, sin);
+        if (mlp is not null && mlp.ActiveChannels > 0)
+            h = h + mlp.call(post_attention_layernorm!.call(h));
+        return h.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>The decoder stack: embeddings, layers, final norm ("model." in Hugging Face names).</summary>
+public sealed class LlamaModel : nn.Module<Tensor, Tensor>
+{
+    public readonly Embedding embed_tokens;
+    public readonly ModuleList<LlamaDecoderLayer> layers;
+    public readonly RmsNorm norm;
+    readonly ModelConfig config;
+    Tensor cos, sin;
+
+    public LlamaModel(ModelConfig c) : base(nameof(LlamaModel))
+    {
+        config = c;
+        embed_tokens = nn.Embedding(c.VocabSize, c.HiddenSize);
+        layers = nn.ModuleList(c.Layers.Select(shape => new LlamaDecoderLayer(c, shape)).ToArray());
+        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        (cos, sin) = Rotary.Tables(c, c.MaxPositionEmbeddings, CPU);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor inputIds)
+    {
+        using var scope = NewDisposeScope();
+        long seq = inputIds.shape[1];
+        if (seq > config.MaxPositionEmbeddings)
+            throw new ArgumentException($"sequence of {seq} tokens exceeds max_position_embeddings {config.MaxPositionEmbeddings}");
+        if (cos.device != inputIds.device)
+        {
+            // Rotary tables follow the model to its device (they are not parameters, so .to() does not move them).
+            var (c, s) = (cos.to(inputIds.device), sin.to(inputIds.device));
+            cos.Dispose(); sin.Dispose();
+            (cos, sin) = (c.DetachFromDisposeScope(), s.DetachFromDisposeScope());
+        }
+        var h = embed_tokens.call(inputIds);
+        foreach (var layer in layers) h = layer.call(h, cos, sin);
+        return norm.call(h).MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) { cos.Dispose(); sin.Dispose(); }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>The causal language model: the decoder plus the output projection (tied to the embeddings or not).</summary>
+public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
+{
+    public readonly LlamaModel model;
+    public readonly Linear? lm_head;
+    public ModelConfig Config { get; }
+
+    public LlamaForCausalLM(ModelConfig config) : base(nameof(LlamaForCausalLM))
+    {
+        config.Validate("model config");
+        Config = config;
+        model = new LlamaModel(config);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public IReadOnlyList<LlamaDecoderLayer> Layers => model.layers.ToList();
+
+    /// <summary>Logits [batch, seq, vocab] for token ids [batch, seq].</summary>
+    public override Tensor forward(Tensor inputIds)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.call(inputIds);
+        var head = lm_head?.weight ?? model.embed_tokens.weight!;
+        return F.linear(hidden, head).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Summed next-token negative log-likelihood (nats, float64 accumulation) and the number of predicted
+    /// tokens, for token ids [batch, seq]: every position but the last predicts its successor.
+    /// </summary>
+    public (double Nll, long Tokens) NextTokenNll(Tensor inputIds)
+    {
+        using var scope = NewDisposeScope();
+        var logits = call(inputIds);
+        long seq = inputIds.shape[1];
+        var predicted = logits.narrow(1, 0, seq - 1).to_type(ScalarType.Float32).reshape(-1, Config.VocabSize);
+        var targets = inputIds.narrow(1, 1, seq - 1).reshape(-1);
+        var nll = F.cross_entropy(predicted, targets, reduction: nn.Reduction.Sum);
+        return (nll.to_type(ScalarType.Float64).item<double>(), targets.shape[0]);
+    }
+
+    /// <summary>Sets every layer's active shape (what the forward pass computes) to a prefix of its stored shape.</summary>
+    public void SetActiveShapes(IReadOnlyList<LayerShape> shapes)
+    {
+        if (shapes.Count != model.layers.Count)
+            throw new UserError($"architecture has {shapes.Count} layers, the model {model.layers.Count}");
+        for (int i = 0; i < shapes.Count; i++)
+        {
+            var layer = model.layers[i];
+            var want = shapes[i];
+            var stored = layer.StoredShape;
+            if (want.Heads > stored.Heads || want.Ffn > stored.Ffn)
+                throw new UserError($"layer {i}: asks for {want.Heads} heads / {want.Ffn} FFN channels, the model has {stored.Heads} / {stored.Ffn}");
+            if (want.Heads % Config.GroupSize != 0)
+                throw new UserError($"layer {i}: {want.Heads} heads is not a whole number of GQA groups of {Config.GroupSize}");
+            layer.Active = want.Keep;
+            if (layer.self_attn is not null) layer.self_attn.ActiveHeads = want.Keep ? want.Heads : 0;
+            if (layer.mlp is not null) layer.mlp.ActiveChannels = want.Keep ? want.Ffn : 0;
+        }
+    }
+
+    /// <summary>Restores every layer to its full stored shape.</summary>
+    public void ResetActiveShapes() => SetActiveShapes(Config.Layers);
+
+    /// <summary>
+    /// Hugging Face's initialisation for training from scratch: normal(0, 0.02) weights, zero biases, unit norms;
+    /// deterministic for a seed (parameters are visited in name order).
+    /// </summary>
+    public void InitializeWeights(long seed, double std = 0.02)
+    {
+        using var _ = no_grad();
+        var generator = new Generator((ulong)seed);
+        foreach (var (name, p) in named_parameters().OrderBy(p => p.name, StringComparer.Ordinal))
+        {
+            if (name.EndsWith("norm.weight")) p.fill_(1);
+            else if (name.EndsWith(".bias")) p.zero_();
+            else p.normal_(0, std, generator);
+        }
+    }
+}

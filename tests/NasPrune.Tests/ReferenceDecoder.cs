@@ -1,0 +1,133 @@
+using NasPrune.Common;
+
+namespace NasPrune.Tests;
+
+/// <summary>
+/// A deliberately naive LLaMA forward pass in plain C# doubles, written from the formulas (RMSNorm, rotate-half
+/// RoPE, grouped-query causal softmax attention, SwiGLU, tied/untied head), sharing no code with the TorchSharp
+/// model. Tests compare the two on tiny models.
+/// </summary>
+public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, double[,]> w, IReadOnlyDictionary<string, double[]> v)
+{
+    public double[,] Logits(int[] ids)
+    {
+        int t = ids.Length, d = c.HiddenSize;
+        var emb = w["model.embed_tokens.weight"];
+        var h = new double[t, d];
+        for (int i = 0; i < t; i++) for (int j = 0; j < d; j++) h[i, j] = emb[ids[i], j];
+        for (int layer = 0; layer < c.NumHiddenLayers; layer++)
+        {
+            var s = c.Layers[layer];
+            string p = $"model.layers.{layer}.";
+            if (s.HasAttention) h = Add(h, Attention(RmsNorm(h, v[p + "input_layernorm.weight"]), p, s));
+            if (s.HasMlp) h = Add(h, Mlp(RmsNorm(h, v[p + "post_attention_layernorm.weight"]), p));
+        }
+        h = RmsNorm(h, v["model.norm.weight"]);
+        var head = c.TieWordEmbeddings ? emb : w["lm_head.weight"];
+        return MatMulT(h, head);
+    }
+
+    public double[,] RmsNorm(double[,] x, double[] weight)
+    {
+        int n = x.GetLength(0), d = x.GetLength(1);
+        var y = new double[n, d];
+        for (int i = 0; i < n; i++)
+        {
+            double ms = 0;
+            for (int j = 0; j < d; j++) ms += x[i, j] * x[i, j];
+            double r = 1 / Math.Sqrt(ms / d + c.RmsNormEps);
+            for (int j = 0; j < d; j++) y[i, j] = x[i, j] * r * weight[j];
+        }
+        return y;
+    }
+
+    /// <summary>Rotate-half RoPE on one head vector at position pos: pairs (i, i + hd/2) rotate by pos·θ_i.</summary>
+    public double[] Rope(double[] x, int pos)
+    {
+        int hd = x.Length, half = hd / 2;
+        var y = new double[hd];
+        for (int i = 0; i < half; i++)
+        {
+            double angle = pos * Math.Pow(c.RopeTheta, -2.0 * i / hd);
+            y[i] = x[i] * Math.Cos(angle) - x[i + half] * Math.Sin(angle);
+            y[i + half] = x[i + half] * Math.Cos(angle) + x[i] * Math.Sin(angle);
+        }
+        return y;
+    }
+
+    double[,] Attention(double[,] x, string p, LayerShape s)
+    {
+        int t = x.GetLength(0), hd = c.HeadDim, group = c.GroupSize;
+        var q = Linear(x, p + "self_attn.q_proj");
+        var k = Linear(x, p + "self_attn.k_proj");
+        var val = Linear(x, p + "self_attn.v_proj");
+        var merged = new double[t, s.Heads * hd];
+        for (int head = 0; head < s.Heads; head++)
+        {
+            int kvHead = head / group;
+            for (int i = 0; i < t; i++)
+            {
+                var qi = Rope(Slice(q, i, head * hd, hd), i);
+                var scores = new double[i + 1];
+                for (int j = 0; j <= i; j++)
+                {
+                    var kj = Rope(Slice(k, j, kvHead * hd, hd), j);
+                    scores[j] = qi.Zip(kj, (a, b) => a * b).Sum() / Math.Sqrt(hd);
+                }
+                double max = scores.Max();
+                var e = scores.Select(z => Math.Exp(z - max)).ToArray();
+                double sum = e.Sum();
+                for (int j = 0; j <= i; j++)
+                    for (int u = 0; u < hd; u++)
+                        merged[i, head * hd + u] += e[j] / sum * val[j, kvHead * hd + u];
+            }
+        }
+        return Linear(merged, p + "self_attn.o_proj");
+    }
+
+    double[,] Mlp(double[,] x, string p)
+    {
+        var gate = Linear(x, p + "mlp.gate_proj");
+        var up = Linear(x, p + "mlp.up_proj");
+        for (int i = 0; i < gate.GetLength(0); i++)
+            for (int j = 0; j < gate.GetLength(1); j++)
+                gate[i, j] = gate[i, j] / (1 + Math.Exp(-gate[i, j])) * up[i, j];
+        return Linear(gate, p + "mlp.down_proj");
+    }
+
+    double[,] Linear(double[,] x, string name)
+    {
+        var y = MatMulT(x, w[name + ".weight"]);
+        if (v.TryGetValue(name + ".bias", out var b))
+            for (int i = 0; i < y.GetLength(0); i++) for (int j = 0; j < y.GetLength(1); j++) y[i, j] += b[j];
+        return y;
+    }
+
+    static double[] Slice(double[,] x, int row, int start, int len)
+    {
+        var r = new double[len];
+        for (int i = 0; i < len; i++) r[i] = x[row, start + i];
+        return r;
+    }
+
+    static double[,] MatMulT(double[,] x, double[,] weight)
+    {
+        int n = x.GetLength(0), k = x.GetLength(1), m = weight.GetLength(0);
+        var y = new double[n, m];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++)
+            {
+                double s = 0;
+                for (int u = 0; u < k; u++) s += x[i, u] * weight[j, u];
+                y[i, j] = s;
+            }
+        return y;
+    }
+
+    static double[,] Add(double[,] a, double[,] b)
+    {
+        var y = (double[,])a.Clone();
+        for (int i = 0; i < a.GetLength(0); i++) for (int j = 0; j < a.GetLength(1); j++) y[i, j] += b[i, j];
+        return y;
+    }
+}
