@@ -269,6 +269,9 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     public readonly Linear? lm_head;
     public ModelConfig Config { get; }
 
+    // Every process that builds a model gets the allocator setting that makes CPU forward passes fast.
+    static LlamaForCausalLM() => Runtime.NativeMemory.TuneAllocator();
+
     public LlamaForCausalLM(ModelConfig config) : base(nameof(LlamaForCausalLM))
     {
         config.Validate("model config");
@@ -290,18 +293,28 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Summed next-token negative log-likelihood (nats, float64 accumulation) and the number of predicted
-    /// tokens, for token ids [batch, seq]: every position but the last predicts its successor.
+    /// Summed next-token negative log-likelihood (nats) and the number of predicted tokens, for token ids
+    /// [batch, seq]: every position but the last predicts its successor. The output projection and the loss
+    /// run over chunks of positions, so the full [batch, seq, vocab] logits never exist at once (a 128k
+    /// vocabulary would need gigabytes for them).
     /// </summary>
-    public (double Nll, long Tokens) NextTokenNll(Tensor inputIds)
+    public (double Nll, long Tokens) NextTokenNll(Tensor inputIds, int chunkTokens = 1024)
     {
         using var scope = NewDisposeScope();
-        var logits = call(inputIds);
         long seq = inputIds.shape[1];
-        var predicted = logits.narrow(1, 0, seq - 1).to_type(ScalarType.Float32).reshape(-1, Config.VocabSize);
+        var hidden = model.call(inputIds).narrow(1, 0, seq - 1).reshape(-1, Config.HiddenSize);
         var targets = inputIds.narrow(1, 1, seq - 1).reshape(-1);
-        var nll = F.cross_entropy(predicted, targets, reduction: nn.Reduction.Sum);
-        return (nll.to_type(ScalarType.Float64).item<double>(), targets.shape[0]);
+        var head = lm_head?.weight ?? model.embed_tokens.weight!;
+        long count = targets.shape[0];
+        double nll = 0;
+        for (long start = 0; start < count; start += chunkTokens)
+        {
+            using var chunkScope = NewDisposeScope();
+            long n = Math.Min(chunkTokens, count - start);
+            var logits = F.linear(hidden.narrow(0, start, n), head).to_type(ScalarType.Float32);
+            nll += F.cross_entropy(logits, targets.narrow(0, start, n), reduction: nn.Reduction.Sum).to_type(ScalarType.Float64).item<double>();
+        }
+        return (nll, count);
     }
 
     /// <summary>Sets every layer's active shape (what the forward pass computes) to a prefix of its stored shape.</summary>

@@ -1,0 +1,102 @@
+using System.Security.Cryptography;
+using NasPrune.Common;
+using NasPrune.Evaluator.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NasPrune.Evaluator.Checkpoints;
+
+/// <summary>
+/// A Hugging Face model directory: config.json, model.safetensors (or a sharded index) and the tokenizer
+/// files. Loading checks every tensor's presence and shape against the config and names the file and the
+/// tensor when one is wrong.
+/// </summary>
+public static class HfCheckpoint
+{
+    public const string ConfigFile = "config.json";
+    static readonly string[] TokenizerFiles = ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"];
+
+    public static string RequireDirectory(string dir)
+    {
+        if (!Directory.Exists(dir)) throw new UserError($"{dir}: model directory not found");
+        return dir;
+    }
+
+    public static ModelConfig LoadConfig(string dir) => ModelConfig.Load(Path.Combine(RequireDirectory(dir), ConfigFile));
+
+    /// <summary>Loads the model onto <paramref name="device"/> in <paramref name="dtype"/> (float32 by default).</summary>
+    public static LlamaForCausalLM LoadModel(string dir, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var config = LoadConfig(dir);
+        var model = new LlamaForCausalLM(config);
+        var tensors = CheckpointTensors.LoadDirectory(dir);
+        string source = File.Exists(Path.Combine(dir, "model.safetensors"))
+            ? Path.Combine(dir, "model.safetensors") : Path.Combine(dir, "model.safetensors.index.json");
+        try
+        {
+            using var _ = no_grad();
+            foreach (var (name, parameter) in model.named_parameters())
+            {
+                if (!tensors.TryGetValue(name, out var stored))
+                    throw new UserError($"{source}: tensor '{name}' missing (config.json describes it)");
+                if (!stored.shape.SequenceEqual(parameter.shape))
+                    throw new UserError($"{source}: tensor '{name}' has shape [{string.Join(",", stored.shape)}], config.json implies [{string.Join(",", parameter.shape)}]");
+                parameter.copy_(stored);
+            }
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+        model.to(dtype);
+        if (device is not null) model.to(device);
+        model.eval();
+        return model;
+    }
+
+    /// <summary>
+    /// Writes config.json and the weights (sharded above <paramref name="maxShardBytes"/>) into
+    /// <paramref name="dir"/>; tied embeddings are stored once, as Hugging Face does.
+    /// </summary>
+    public static void SaveModel(LlamaForCausalLM model, string dir, long maxShardBytes = 5L << 30)
+    {
+        Directory.CreateDirectory(dir);
+        using var scope = NewDisposeScope();
+        var tensors = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter.detach().cpu());
+        CheckpointTensors.SaveDirectory(dir, tensors, maxShardBytes);
+        model.Config.Save(Path.Combine(dir, ConfigFile));
+    }
+
+    /// <summary>Copies the tokenizer files of one model directory into another (pruning keeps the tokenizer).</summary>
+    public static void CopyTokenizer(string fromDir, string toDir)
+    {
+        Directory.CreateDirectory(toDir);
+        foreach (var f in TokenizerFiles)
+        {
+            string src = Path.Combine(fromDir, f);
+            if (File.Exists(src)) File.Copy(src, Path.Combine(toDir, f), overwrite: true);
+        }
+    }
+
+    /// <summary>
+    /// A short, stable identity of a checkpoint: SHA-256 over config.json and the weight files, 12 hex digits.
+    /// Results, caches and pairs carry it so that numbers from different weights are never mixed.
+    /// </summary>
+    public static string ModelHash(string dir)
+    {
+        RequireDirectory(dir);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var files = new[] { ConfigFile }.Concat(Directory.GetFiles(dir, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var buffer = new byte[1 << 20];
+        foreach (var name in files)
+        {
+            string path = Path.Combine(dir, name!);
+            if (!File.Exists(path)) continue;
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes(name!));
+            using var fs = File.OpenRead(path);
+            int n;
+            while ((n = fs.Read(buffer, 0, buffer.Length)) > 0) sha.AppendData(buffer, 0, n);
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset())[..12];
+    }
+}
