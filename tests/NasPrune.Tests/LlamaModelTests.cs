@@ -162,7 +162,7 @@ public class LlamaModelTests
             foreach (var (name, p) in physical.named_parameters())
             {
                 var s = source[name];
-                var view = s;
+                Tensor view = s;
                 for (int d = 0; d < p.dim(); d++) view = view.narrow(d, 0, p.shape[d]);
                 p.copy_(view);
             }

@@ -84,8 +84,9 @@ public static class BenchCommand
     {
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
-        var ids = randint(0, model.Config.VocabSize, [batch, seq], generator: new TorchSharp.Generator(1)).to(device);
-        return batch * seq / BestSeconds(() => model.call(ids), device, seconds);
+        var ids = randint(0, model.Config.VocabSize, [batch, seq], generator: new Generator(1)).to(device);
+        // The evaluation path itself: forward pass, output projection and loss (as `eval` and the pair evaluator run it).
+        return batch * seq / BestSeconds(() => tensor(model.NextTokenNll(ids).Nll), device, seconds);
     }
 
     /// <summary>Runs once to warm up, then repeats for about <paramref name="budget"/> seconds; returns the fastest run.</summary>

@@ -64,7 +64,14 @@ public static class HfCheckpoint
         using var scope = NewDisposeScope();
         var tensors = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter.detach().cpu());
         CheckpointTensors.SaveDirectory(dir, tensors, maxShardBytes);
-        model.Config.Save(Path.Combine(dir, ConfigFile));
+        var dtype = tensors.Values.First().dtype;
+        string dtypeName = dtype switch
+        {
+            ScalarType.BFloat16 => "bfloat16",
+            ScalarType.Float16 => "float16",
+            _ => "float32",
+        };
+        (model.Config with { TorchDtype = dtypeName }).Save(Path.Combine(dir, ConfigFile));
     }
 
     /// <summary>Copies the tokenizer files of one model directory into another (pruning keeps the tokenizer).</summary>

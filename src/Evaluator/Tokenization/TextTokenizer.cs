@@ -42,6 +42,9 @@ public sealed class TextTokenizer
     /// <summary>The end-of-text / end-of-sentence token's id, when the tokenizer has one.</summary>
     public int? EndOfTextId { get; }
 
+    /// <summary>Which file and kind of tokenizer this is, for the protocol every result records.</summary>
+    public string Description { get; init; } = "";
+
     public int[] Encode(string text)
     {
         if (_wholePieceIds is null || Tokenizer.PreTokenizer is null)

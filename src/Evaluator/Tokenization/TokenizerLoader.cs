@@ -106,7 +106,10 @@ public static class TokenizerLoader
         int vocabSize = Math.Max(vocab.Values.DefaultIfEmpty(-1).Max(), addedTokens.Values.DefaultIfEmpty(-1).Max()) + 1;
         int? endOfText = EndOfTextId(directory, name => addedTokens.TryGetValue(name, out int id) || vocab.TryGetValue(name, out id) ? id : null);
         bool ignoreMerges = model.TryGetProperty("ignore_merges", out var ignore) && ignore.ValueKind == JsonValueKind.True;
-        return new TextTokenizer(tokenizer, vocabSize, endOfText, ignoreMerges ? vocab : null);
+        return new TextTokenizer(tokenizer, vocabSize, endOfText, ignoreMerges ? vocab : null)
+        {
+            Description = $"tokenizer.json (byte-level BPE, {vocabSize} ids)",
+        };
     }
 
     private static TextTokenizer LoadSentencePiece(string path)
@@ -122,7 +125,10 @@ public static class TokenizerLoader
             throw new UserError($"{path}: not a readable SentencePiece BPE model: {OneLine(e.Message)}", e);
         }
         int vocabSize = tokenizer.Vocabulary.Values.DefaultIfEmpty(-1).Max() + 1;
-        return new TextTokenizer(tokenizer, vocabSize, tokenizer.EndOfSentenceId >= 0 ? tokenizer.EndOfSentenceId : null);
+        return new TextTokenizer(tokenizer, vocabSize, tokenizer.EndOfSentenceId >= 0 ? tokenizer.EndOfSentenceId : null)
+        {
+            Description = $"tokenizer.model (SentencePiece, {vocabSize} ids)",
+        };
     }
 
     /// <summary>Merges come as "left right" strings (the classic format) or as ["left", "right"] arrays (newer files).</summary>
