@@ -1,0 +1,44 @@
+using System.Text.Json;
+using NasPrune.Common;
+
+namespace NasPrune.Evaluator.Importance;
+
+/// <summary>
+/// How calibration text is drawn: <see cref="Sequences"/> windows of <see cref="SeqLen"/> tokens (0 = the model's
+/// context length) at seeded random positions of a task's *validation* split. Search never sees test data.
+/// </summary>
+public sealed record CalibrationSettings(string Task = "wikitext2", int Sequences = 32, int SeqLen = 0, long Seed = 1234)
+{
+    /// <summary>A short key for cache file names.</summary>
+    public string Key => $"{Task}-n{Sequences}-l{SeqLen}-s{Seed}";
+}
+
+/// <summary>
+/// The output of an importance criterion for one model: a score per query head and per FFN channel of every
+/// layer (higher = more important), and one per layer. Scores are comparable inside a layer; layer scores are
+/// comparable across layers. Absent structures (a dropped layer, a layer without attention) have empty arrays.
+/// </summary>
+public sealed record ImportanceScores(
+    string Criterion, string ModelHash, CalibrationSettings Calibration,
+    double[][] Heads, double[][] Channels, double[] Layers)
+{
+    /// <summary>Scores of whole GQA groups (sum over the group's query heads): the unit heads are pruned in.</summary>
+    public double[] GroupScores(int layer, int groupSize) =>
+        Enumerable.Range(0, Heads[layer].Length / groupSize)
+            .Select(g => Heads[layer].Skip(g * groupSize).Take(groupSize).Sum()).ToArray();
+
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
+
+    public static ImportanceScores Load(string path)
+    {
+        if (!File.Exists(path)) throw new UserError($"{path}: importance file not found");
+        try
+        {
+            return JsonSerializer.Deserialize<ImportanceScores>(File.ReadAllText(path), Json)
+                   ?? throw new UserError($"{path}: empty importance file");
+        }
+        catch (JsonException e) { throw new UserError($"{path}: malformed importance file ({e.Message})"); }
+    }
+}
