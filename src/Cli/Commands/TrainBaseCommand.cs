@@ -41,6 +41,7 @@ public static class TrainBaseCommand
         var steps = Int("--steps", "optimizer steps", defaults.Steps);
         var warmup = Int("--warmup", "linear warmup steps", defaults.WarmupSteps);
         var evalEvery = Int("--eval-every", "steps between held-out evaluations", defaults.EvalEvery);
+        var finalWindows = new Option<int?>("--final-eval-windows") { Description = "limit the closing WikiText-2/PTB evaluations to N windows each (default: whole splits)" };
         var lr = new Option<double>("--lr") { Description = "peak learning rate (AdamW, cosine decay)", DefaultValueFactory = _ => defaults.LearningRate };
         var seed = CliOptions.Seed(defaults.Seed);
         var device = CliOptions.Device();
@@ -49,7 +50,7 @@ public static class TrainBaseCommand
         var command = new Command("train-base", "Train a small LLaMA-architecture base model and its tokenizer from scratch")
         {
             output, corpus, force, vocab, layers, hidden, heads, kvHeads, ffn, seqLen, batch, steps, warmup, evalEvery, lr,
-            seed, device, json, data,
+            finalWindows, seed, device, json, data,
         };
         command.SetAction(parse =>
         {
@@ -67,8 +68,10 @@ public static class TrainBaseCommand
             };
             Validate(options);
             var dev = DeviceChoice.Resolve(parse.GetValue(device));
+            int? limit = parse.GetValue(finalWindows);
+            if (limit is <= 0) throw new UserError($"--final-eval-windows {limit}: must be positive");
             var result = Run(options, parse.GetValue(corpus) ?? Path.Combine(dataDir, "train-corpus"), dataDir, outDir, dev,
-                "nasprune " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
+                "nasprune " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), limit);
             if (parse.GetValue(json)) Output.WriteJson(result);
             else
             {
@@ -96,7 +99,8 @@ public static class TrainBaseCommand
         if (o.Heads % o.KvHeads != 0) throw new UserError($"--heads {o.Heads} is not a multiple of --kv-heads {o.KvHeads}");
     }
 
-    public static TrainBaseResult Run(TrainBaseOptions o, string corpusDir, string dataDir, string outDir, TorchSharp.torch.Device device, string commandLine)
+    public static TrainBaseResult Run(TrainBaseOptions o, string corpusDir, string dataDir, string outDir, TorchSharp.torch.Device device, string commandLine,
+        int? finalEvalWindows = null)
     {
         var corpus = TrainingCorpus.Load(corpusDir);
         Output.Log($"corpus: {string.Join(", ", corpus.Files.Select(Path.GetFileName))}; training a {o.VocabSize}-entry byte-level BPE");
@@ -129,10 +133,10 @@ public static class TrainBaseCommand
             foreach (var split in new[] { Split.Validation, Split.Test })
             {
                 var ids = tokenizer.Encode(task.LoadText(dataDir, split));
-                var windows = PerplexityEvaluator.Windows(ids, o.SeqLen);
+                var windows = PerplexityEvaluator.Windows(ids, o.SeqLen, finalEvalWindows);
                 string splitName = split.ToString().ToLowerInvariant();
                 var r = Output.WithProgress($"{task.Name} {splitName}", windows.Length,
-                    progress => PerplexityEvaluator.Evaluate(model, ids, task.Name, splitName, o.SeqLen, 8, null, progress));
+                    progress => PerplexityEvaluator.Evaluate(model, ids, task.Name, splitName, o.SeqLen, 8, finalEvalWindows, progress));
                 evaluations.Add(new EvalFigure(task.Name, splitName, r.Windows, r.Tokens, r.Ppl, unigram.Perplexity(windows)));
             }
         string hash = HfCheckpoint.ModelHash(staging);
