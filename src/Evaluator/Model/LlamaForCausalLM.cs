@@ -93,6 +93,15 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public int StoredHeads { get; }
     public int ActiveHeads { get; set; }
 
+    /// <summary>
+    /// Optional observer of o_proj's input, the merged per-head attention output [batch, seq, active heads ·
+    /// head_dim] (output-projection reconstruction fits o_proj on it). The tensor lives only during the call.
+    /// </summary>
+    public Action<Tensor>? OnOutputProjectionInput { get; set; }
+
+    /// <summary>Optional extra terms on the projections' outputs, keyed "q_proj".."o_proj" (LoRA adapters).</summary>
+    public IReadOnlyDictionary<string, ProjectionDelta>? ProjectionDeltas { get; set; }
+
     public LlamaAttention(ModelConfig c, LayerShape shape) : base(nameof(LlamaAttention))
     {
         headDim = c.HeadDim;
@@ -110,9 +119,9 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         long batch = x.shape[0], seq = x.shape[1];
         int heads = ActiveHeads, kvHeads = ActiveHeads / groupSize;
-        var q = Project(x, q_proj, heads).view(batch, seq, heads, headDim).transpose(1, 2);
-        var k = Project(x, k_proj, kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
-        var v = Project(x, v_proj, kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
+        var q = Project(x, q_proj, "q_proj", heads).view(batch, seq, heads, headDim).transpose(1, 2);
+        var k = Project(x, k_proj, "k_proj", kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
+        var v = Project(x, v_proj, "v_proj", kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
         var c = cos.narrow(0, 0, seq);
         var s = sin.narrow(0, 0, seq);
         q = Rotary.Apply(q, c, s);
@@ -125,14 +134,17 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         // Positional arguments: TorchSharp spells the causal flag "is_casual".
         var attended = F.scaled_dot_product_attention(q, k, v, null, 0.0, true);
         var merged = attended.transpose(1, 2).reshape(batch, seq, heads * headDim);
+        OnOutputProjectionInput?.Invoke(merged);
         var outWeight = o_proj.weight!.narrow(1, 0, heads * headDim);
-        return F.linear(merged, outWeight, o_proj.bias).MoveToOuterDisposeScope();
+        var output = F.linear(merged, outWeight, o_proj.bias);
+        return ProjectionDeltas.AddTo(output, "o_proj", merged).MoveToOuterDisposeScope();
     }
 
-    Tensor Project(Tensor x, Linear proj, int heads)
+    Tensor Project(Tensor x, Linear proj, string name, int heads)
     {
         long rows = (long)heads * headDim;
-        return F.linear(x, proj.weight!.narrow(0, 0, rows), proj.bias?.narrow(0, 0, rows));
+        var y = F.linear(x, proj.weight!.narrow(0, 0, rows), proj.bias?.narrow(0, 0, rows));
+        return ProjectionDeltas.AddTo(y, name, x);
     }
 }
 
@@ -142,6 +154,15 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public readonly Linear gate_proj, up_proj, down_proj;
     public int StoredChannels { get; }
     public int ActiveChannels { get; set; }
+
+    /// <summary>
+    /// Optional observer of down_proj's input, silu(gate) · up over the active channels [batch, seq, channels]
+    /// (output-projection reconstruction fits down_proj on it). The tensor lives only during the call.
+    /// </summary>
+    public Action<Tensor>? OnOutputProjectionInput { get; set; }
+
+    /// <summary>Optional extra terms on the projections' outputs, keyed "gate_proj", "up_proj", "down_proj" (LoRA adapters).</summary>
+    public IReadOnlyDictionary<string, ProjectionDelta>? ProjectionDeltas { get; set; }
 
     public LlamaMlp(ModelConfig c, int channels) : base(nameof(LlamaMlp))
     {
@@ -158,7 +179,12 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
         long n = ActiveChannels;
         var gate = F.linear(x, gate_proj.weight!.narrow(0, 0, n), gate_proj.bias?.narrow(0, 0, n));
         var up = F.linear(x, up_proj.weight!.narrow(0, 0, n), up_proj.bias?.narrow(0, 0, n));
-        return F.linear(F.silu(gate) * up, down_proj.weight!.narrow(1, 0, n), down_proj.bias).MoveToOuterDisposeScope();
+        gate = ProjectionDeltas.AddTo(gate, "gate_proj", x);
+        up = ProjectionDeltas.AddTo(up, "up_proj", x);
+        var hidden = F.silu(gate) * up;
+        OnOutputProjectionInput?.Invoke(hidden);
+        var output = F.linear(hidden, down_proj.weight!.narrow(1, 0, n), down_proj.bias);
+        return ProjectionDeltas.AddTo(output, "down_proj", hidden).MoveToOuterDisposeScope();
     }
 }
 
