@@ -17,7 +17,7 @@ public static class BenchCommand
     public sealed record MatmulFigure(int Size, double Gflops);
     public sealed record ForwardFigure(int Batch, int SeqLen, double TokensPerSecond, double Gflops, double ShareOfMatmul);
     public sealed record BenchResult(string Device, int Threads, string ModelHash, long Params, double FlopsPerToken,
-        IReadOnlyList<MatmulFigure> Matmul, IReadOnlyList<ForwardFigure> Forward);
+        IReadOnlyList<MatmulFigure> Matmul, IReadOnlyList<ForwardFigure> Forward, PruningBench.PruningFigures Pruning);
 
     public static Command Create()
     {
@@ -56,8 +56,10 @@ public static class BenchCommand
                 double gflops = tokensPerSecond * flopsPerToken / 1e9;
                 forward.Add(new ForwardFigure(b, seq, tokensPerSecond, gflops, gflops / peak));
             }
-            var result = new BenchResult(dev.ToString(), get_num_threads(), HfCheckpoint.ModelHash(dir), config.TotalParams,
-                flopsPerToken, matmul, forward);
+            string hash = HfCheckpoint.ModelHash(dir);
+            var pruning = PruningBench.Measure(lm, [1, 8], dev, budget, hash);
+            var result = new BenchResult(dev.ToString(), get_num_threads(), hash, config.TotalParams,
+                flopsPerToken, matmul, forward, pruning);
             if (parse.GetValue(json)) { Output.WriteJson(result); return 0; }
             Console.WriteLine($"device {result.Device}, {result.Threads} threads; model {dir} ({config.TotalParams:N0} params, {flopsPerToken / 1e6:F1} MFLOP/token at {seq} tokens)");
             var mm = new Table().AddColumns("fp32 matmul n x n", "GFLOP/s");
@@ -66,6 +68,12 @@ public static class BenchCommand
             var fw = new Table().AddColumns("forward batch", "seq", "tokens/s", "GFLOP/s", "share of matmul peak");
             foreach (var f in forward) fw.AddRow($"{f.Batch}", $"{f.SeqLen}", $"{f.TokensPerSecond:F0}", $"{f.Gflops:F1}", $"{f.ShareOfMatmul:P0}");
             AnsiConsole.Write(fw);
+            Console.WriteLine($"applying a candidate: {pruning.Apply.ApplyMs:F3} ms; evaluating it on {pruning.Apply.EvaluateWindows} windows: " +
+                              $"{pruning.Apply.EvaluateMs:F0} ms; ratio {pruning.Apply.Ratio:P3}");
+            var sp = new Table().AddColumns("candidate", "mode", "batch", "full ms", "pruned ms", "speedup", "FLOP ratio", "speedup / FLOP ratio");
+            foreach (var f in pruning.Speed)
+                sp.AddRow(f.Candidate, f.Mode, $"{f.Batch}", $"{f.FullMs:F1}", $"{f.PrunedMs:F1}", $"{f.Speedup:F2}", $"{f.FlopRatio:F2}", $"{f.SpeedupOverFlopRatio:F2}");
+            AnsiConsole.Write(sp);
             return 0;
         });
         return command;
@@ -77,7 +85,7 @@ public static class BenchCommand
         using var scope = NewDisposeScope();
         var a = randn(n, n, device: device);
         var b = randn(n, n, device: device);
-        return 2.0 * n * n * n / BestSeconds(() => a.matmul(b), device, seconds) / 1e9;
+        return 2.0 * n * n * n / Bench.BestSeconds(() => a.matmul(b), device, seconds) / 1e9;
     }
 
     public static double ForwardTokensPerSecond(Evaluator.Model.LlamaForCausalLM model, int batch, int seq, Device device, double seconds)
@@ -86,23 +94,6 @@ public static class BenchCommand
         using var _ = inference_mode();
         var ids = randint(0, model.Config.VocabSize, [batch, seq], generator: new Generator(1)).to(device);
         // The evaluation path itself: forward pass, output projection and loss (as `eval` and the pair evaluator run it).
-        return batch * seq / BestSeconds(() => tensor(model.NextTokenNll(ids).Nll), device, seconds);
-    }
-
-    /// <summary>Runs once to warm up, then repeats for about <paramref name="budget"/> seconds; returns the fastest run.</summary>
-    static double BestSeconds(Func<Tensor> work, Device device, double budget)
-    {
-        work().Dispose();
-        double best = double.MaxValue;
-        var total = Stopwatch.StartNew();
-        int runs = 0;
-        while (runs < 3 || total.Elapsed.TotalSeconds < budget)
-        {
-            var watch = Stopwatch.StartNew();
-            using (var r = work()) { if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(); }
-            best = Math.Min(best, watch.Elapsed.TotalSeconds);
-            runs++;
-        }
-        return best;
+        return batch * seq / Bench.BestSeconds(() => tensor(model.NextTokenNll(ids).Nll), device, seconds);
     }
 }
