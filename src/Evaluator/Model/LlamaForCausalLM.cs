@@ -93,6 +93,13 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public int StoredHeads { get; }
     public int ActiveHeads { get; set; }
 
+    /// <summary>
+    /// Observer of the merged head outputs [batch, seq, heads·head_dim] just before o_proj, for importance criteria
+    /// that score heads from their activations. The tensor belongs to the forward pass: read it, do not keep it.
+    /// Null (the default) costs one null check per forward.
+    /// </summary>
+    public Action<Tensor>? MergedOutputHook { get; set; }
+
     public LlamaAttention(ModelConfig c, LayerShape shape) : base(nameof(LlamaAttention))
     {
         headDim = c.HeadDim;
@@ -125,6 +132,7 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         // Positional arguments: TorchSharp spells the causal flag "is_casual".
         var attended = F.scaled_dot_product_attention(q, k, v, null, 0.0, true);
         var merged = attended.transpose(1, 2).reshape(batch, seq, heads * headDim);
+        MergedOutputHook?.Invoke(merged);
         var outWeight = o_proj.weight!.narrow(1, 0, heads * headDim);
         return F.linear(merged, outWeight, o_proj.bias).MoveToOuterDisposeScope();
     }
@@ -143,6 +151,13 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public int StoredChannels { get; }
     public int ActiveChannels { get; set; }
 
+    /// <summary>
+    /// Observer of the channel activations silu(gate)·up [batch, seq, channels] just before down_proj, for importance
+    /// criteria that score channels from their activations. The tensor belongs to the forward pass: read it, do not
+    /// keep it. Null (the default) costs one null check per forward.
+    /// </summary>
+    public Action<Tensor>? ActivationHook { get; set; }
+
     public LlamaMlp(ModelConfig c, int channels) : base(nameof(LlamaMlp))
     {
         StoredChannels = ActiveChannels = channels;
@@ -158,7 +173,9 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
         long n = ActiveChannels;
         var gate = F.linear(x, gate_proj.weight!.narrow(0, 0, n), gate_proj.bias?.narrow(0, 0, n));
         var up = F.linear(x, up_proj.weight!.narrow(0, 0, n), up_proj.bias?.narrow(0, 0, n));
-        return F.linear(F.silu(gate) * up, down_proj.weight!.narrow(1, 0, n), down_proj.bias).MoveToOuterDisposeScope();
+        var activation = F.silu(gate) * up;
+        ActivationHook?.Invoke(activation);
+        return F.linear(activation, down_proj.weight!.narrow(1, 0, n), down_proj.bias).MoveToOuterDisposeScope();
     }
 }
 
@@ -175,6 +192,13 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
     readonly int groupSize;
     /// <summary>False skips the layer at run time (a candidate that drops it) without touching its weights.</summary>
     public bool Active { get; set; } = true;
+
+    /// <summary>
+    /// Observer of the residual stream around an active layer: (input, output), both [batch, seq, hidden], for
+    /// layer-importance measures such as block influence. The tensors belong to the forward pass: read them, do not
+    /// keep them. Null (the default) costs one null check per forward.
+    /// </summary>
+    public Action<Tensor, Tensor>? ResidualHook { get; set; }
 
     public LlamaDecoderLayer(ModelConfig c, LayerShape shape) : base(nameof(LlamaDecoderLayer))
     {
@@ -214,6 +238,7 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
             h = h + self_attn.call(input_layernorm!.call(h), cos, sin);
         if (mlp is not null && mlp.ActiveChannels > 0)
             h = h + mlp.call(post_attention_layernorm!.call(h));
+        ResidualHook?.Invoke(x, h);
         return h.MoveToOuterDisposeScope();
     }
 }
