@@ -95,7 +95,8 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
     /// <summary>
     /// Optional observer of o_proj's input, the merged per-head attention output [batch, seq, active heads ·
-    /// head_dim] (output-projection reconstruction fits o_proj on it). The tensor lives only during the call.
+    /// head_dim]: importance criteria score heads from it, output-projection reconstruction fits o_proj on it.
+    /// The tensor belongs to the forward pass: read it, do not keep it. Null costs one null check.
     /// </summary>
     public Action<Tensor>? OnOutputProjectionInput { get; set; }
 
@@ -156,8 +157,9 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public int ActiveChannels { get; set; }
 
     /// <summary>
-    /// Optional observer of down_proj's input, silu(gate) · up over the active channels [batch, seq, channels]
-    /// (output-projection reconstruction fits down_proj on it). The tensor lives only during the call.
+    /// Optional observer of down_proj's input, silu(gate) · up over the active channels [batch, seq, channels]:
+    /// importance criteria score channels from it, output-projection reconstruction fits down_proj on it.
+    /// The tensor belongs to the forward pass: read it, do not keep it. Null costs one null check.
     /// </summary>
     public Action<Tensor>? OnOutputProjectionInput { get; set; }
 
@@ -202,6 +204,13 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
     /// <summary>False skips the layer at run time (a candidate that drops it) without touching its weights.</summary>
     public bool Active { get; set; } = true;
 
+    /// <summary>
+    /// Observer of the residual stream around an active layer: (input, output), both [batch, seq, hidden], for
+    /// layer-importance measures such as block influence. The tensors belong to the forward pass: read them, do not
+    /// keep them. Null (the default) costs one null check per forward.
+    /// </summary>
+    public Action<Tensor, Tensor>? ResidualHook { get; set; }
+
     public LlamaDecoderLayer(ModelConfig c, LayerShape shape) : base(nameof(LlamaDecoderLayer))
     {
         StoredShape = shape;
@@ -240,6 +249,7 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
             h = h + self_attn.call(input_layernorm!.call(h), cos, sin);
         if (mlp is not null && mlp.ActiveChannels > 0)
             h = h + mlp.call(post_attention_layernorm!.call(h));
+        ResidualHook?.Invoke(x, h);
         return h.MoveToOuterDisposeScope();
     }
 }

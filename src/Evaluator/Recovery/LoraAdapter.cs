@@ -29,14 +29,23 @@ public sealed class LoraAdapter : IDisposable
         B = new Parameter(zeros([outFeatures, rank], ScalarType.Float32, device));
         Scale = scale;
         Dropout = dropout;
+        dropoutGenerator = generator;
     }
+
+    // Dropout masks come from the adapters' own seeded generator, not torch's global one: runs are reproducible
+    // even when other code (another test, another model) draws random numbers in the same process.
+    readonly Generator dropoutGenerator;
 
     /// <summary>The adapter's term of the projection's output, scale · (dropout(x)·Aᵀ)·Bᵀ, in x's dtype.</summary>
     public Tensor Delta(Tensor x)
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        if (Training && Dropout > 0) h = F.dropout(h, Dropout, training: true);
+        if (Training && Dropout > 0)
+        {
+            var keep = rand(h.shape, dtype: ScalarType.Float32, generator: dropoutGenerator).to(h.device) >= Dropout;
+            h = h * keep / (1 - Dropout);
+        }
         var delta = F.linear(F.linear(h, A), B) * Scale;
         return delta.to(x.dtype).MoveToOuterDisposeScope();
     }

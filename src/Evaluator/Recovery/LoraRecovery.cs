@@ -63,7 +63,6 @@ public static class LoraRecovery
         var trainable = adapters.Parameters;
         // Hugging Face's "adamw_torch": AdamW with betas (0.9, 0.999) and eps 1e-8.
         using var optimizer = optim.AdamW(trainable, o.LearningRate, 0.9, 0.999, 1e-8, o.WeightDecay);
-        manual_seed(o.Seed); // adapter dropout draws from the global generator
         var random = new Random((int)o.Seed);
         model.train();
         adapters.Training = true;
