@@ -7,6 +7,9 @@ var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models 
     InfoCommand.Create(),
     EvalCommand.Create(),
     TrainBaseCommand.Create(),
+    PruneCommand.Create(),
+    PruneCommand.CreateExport(),
+    PruneSweepCommand.Create(),
     BenchCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);

@@ -1,0 +1,197 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using NasPrune.Common;
+using NasPrune.Evaluator.Checkpoints;
+using NasPrune.Evaluator.Importance;
+using NasPrune.Evaluator.Perplexity;
+using NasPrune.Evaluator.Pruning;
+using NasPrune.Evaluator.Recovery;
+using NasPrune.Evaluator.Runtime;
+
+namespace NasPrune.Cli.Commands;
+
+/// <summary>
+/// <c>nasprune prune</c> and <c>nasprune export</c>: prune a model to a budget (uniform or random baseline) or to a
+/// given architecture, optionally recover (least squares, LoRA), evaluate before/after, and write the result as
+/// a Hugging Face checkpoint with smaller tensors.
+/// </summary>
+public static class PruneCommand
+{
+    public sealed record PruneResult(string Model, string ModelHash, string Criterion, string Method, double? BudgetRemoved,
+        string ArchitectureId, long Params, long BaseParams, double ParamRatio, double FlopsPerToken, double BaseFlopsPerToken,
+        string Recovery, CalibrationSettings Calibration, IReadOnlyList<PerplexityResult> Before,
+        IReadOnlyList<PerplexityResult>? After, string? Out, JsonObject Architecture);
+
+    sealed class Options
+    {
+        public readonly Option<string?> Model = CliOptions.Model();
+        public readonly Option<string> Criterion = new("--criterion")
+        {
+            Description = $"importance criterion ({string.Join(", ", ImportanceCriteria.Names)})",
+            DefaultValueFactory = _ => "activation",
+        };
+        public readonly Option<bool> Uniform = new("--uniform") { Description = "the same keep ratio in every layer (default method)" };
+        public readonly Option<bool> Random = new("--random") { Description = "a random architecture at the budget (--seed)" };
+        public readonly Option<string?> Arch = new("--arch") { Description = "an architecture JSON file (shared DESIGN format)" };
+        public readonly Option<double> Remove = new("--remove") { Description = "share of the parameters to remove, in (0, 1)", DefaultValueFactory = _ => 0.2 };
+        public readonly Option<string?> Out = new("--out") { Description = "write the pruned model here as a Hugging Face checkpoint" };
+        public readonly Option<bool> Force = new("--force") { Description = "replace an existing --out directory" };
+        public readonly Option<string> Recover = new("--recover")
+        {
+            Description = "recovery after pruning: none, ls (least-squares output projections), lora, ls+lora",
+            DefaultValueFactory = _ => "none",
+        };
+        public readonly Option<string?> Corpus = new("--corpus") { Description = "training text directory for LoRA (default: data/train-corpus)" };
+        public readonly Option<int> LoraSteps = new("--lora-steps") { Description = "LoRA optimizer steps", DefaultValueFactory = _ => new LoraOptions().Steps };
+        public readonly Option<int> LoraRank = new("--lora-rank") { Description = "LoRA rank", DefaultValueFactory = _ => new LoraOptions().Rank };
+        public readonly Option<double> LoraLr = new("--lora-lr") { Description = "LoRA learning rate", DefaultValueFactory = _ => new LoraOptions().LearningRate };
+        public readonly Option<int> CalibrationSequences = new("--calibration-sequences")
+        {
+            Description = "calibration windows drawn from the validation split (importance, least squares)",
+            DefaultValueFactory = _ => new CalibrationSettings().Sequences,
+        };
+        public readonly Option<string> CalibrationTask = new("--calibration-task")
+        {
+            Description = "validation split used for calibration: wikitext2 or ptb",
+            DefaultValueFactory = _ => "wikitext2",
+        };
+        public readonly Option<string> Split = new("--split") { Description = "split of the before/after perplexities", DefaultValueFactory = _ => "test" };
+        public readonly Option<int?> EvalWindows = new("--eval-windows") { Description = "evaluate only the first N windows of each split" };
+        public readonly Option<long> Seed = CliOptions.Seed();
+        public readonly Option<string> Device = CliOptions.Device();
+        public readonly Option<bool> Json = CliOptions.Json();
+        public readonly Option<string?> Data = CliOptions.Data();
+
+        public IEnumerable<Option> All => [Model, Criterion, Uniform, Random, Arch, Remove, Out, Force, Recover, Corpus, LoraSteps,
+            LoraRank, LoraLr, CalibrationSequences, CalibrationTask, Split, EvalWindows, Seed, Device, Json, Data];
+    }
+
+    public static Command Create() => Build("prune",
+        "Prune a model to a budget (uniform or random) or to an architecture, optionally recover, evaluate and export", requireArch: false);
+
+    public static Command CreateExport() => Build("export",
+        "Write the pruned model of an architecture (--arch) as a Hugging Face checkpoint with smaller tensors (--out)", requireArch: true);
+
+    static Command Build(string name, string description, bool requireArch)
+    {
+        var o = new Options();
+        var command = new Command(name, description);
+        foreach (var option in o.All) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            if (requireArch && (parse.GetValue(o.Arch) is null || parse.GetValue(o.Out) is null))
+                throw new UserError($"{name} needs --arch FILE and --out DIR");
+            var result = Run(parse, o);
+            if (parse.GetValue(o.Json)) Output.WriteJson(result);
+            else Print(result);
+            return 0;
+        });
+        return command;
+    }
+
+    static PruneResult Run(ParseResult parse, Options o)
+    {
+        string dataDir = DataDirectory.Resolve(parse.GetValue(o.Data));
+        string modelDir = parse.GetValue(o.Model) ?? DataDirectory.DefaultModel(dataDir);
+        string? outDir = parse.GetValue(o.Out) is { } od ? Path.GetFullPath(od) : null;
+        if (outDir is not null && Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !parse.GetValue(o.Force))
+            throw new UserError($"{outDir}: output directory exists and is not empty (pass --force to replace it)");
+        int methods = (parse.GetValue(o.Uniform) ? 1 : 0) + (parse.GetValue(o.Random) ? 1 : 0) + (parse.GetValue(o.Arch) is null ? 0 : 1);
+        if (methods > 1) throw new UserError("choose one of --uniform, --random and --arch");
+        int? evalWindows = parse.GetValue(o.EvalWindows);
+        if (evalWindows is <= 0) throw new UserError($"--eval-windows {evalWindows}: must be positive");
+        long seed = parse.GetValue(o.Seed);
+        var lora = new LoraOptions { Steps = parse.GetValue(o.LoraSteps), Rank = parse.GetValue(o.LoraRank), LearningRate = parse.GetValue(o.LoraLr), Seed = seed };
+        var recovery = RecoveryPlan.Parse(parse.GetValue(o.Recover)!, new ReconstructionOptions(), lora,
+            parse.GetValue(o.Corpus) ?? Path.Combine(dataDir, "train-corpus"));
+        if (recovery.Lora) lora.Validate();
+        var calibration = new CalibrationSettings(PerplexityTask.Get(parse.GetValue(o.CalibrationTask)!).Name, parse.GetValue(o.CalibrationSequences), 0, seed);
+        if (calibration.Sequences <= 0) throw new UserError($"--calibration-sequences {calibration.Sequences}: must be positive");
+        var split = PerplexityTask.ParseSplit(parse.GetValue(o.Split)!);
+        var device = DeviceChoice.Resolve(parse.GetValue(o.Device));
+
+        using var prepared = PreparedModel.Prepare(modelDir, dataDir, parse.GetValue(o.Criterion)!, calibration, device, log: Output.Log);
+        var config = prepared.Model.Config;
+        string method;
+        double? budget = null;
+        Architecture architecture;
+        if (parse.GetValue(o.Arch) is { } archFile)
+        {
+            method = "arch";
+            architecture = Architecture.Load(archFile);
+        }
+        else
+        {
+            budget = parse.GetValue(o.Remove);
+            method = parse.GetValue(o.Random) ? "random" : "uniform";
+            architecture = method == "random" ? prepared.Space.Random(budget.Value, new Random((int)seed)) : prepared.Space.Uniform(budget.Value);
+        }
+
+        prepared.Apply(architecture);
+        var before = Evaluate(prepared, prepared.Model, split, evalWindows, "pruned");
+        prepared.Reset();
+        IReadOnlyList<PerplexityResult>? after = null;
+        if (recovery.Name != "none" || outDir is not null)
+        {
+            using var pruned = prepared.Extract(architecture);
+            if (recovery.Name != "none")
+            {
+                recovery.Run(prepared, pruned, Output.Log);
+                after = Evaluate(prepared, pruned, split, evalWindows, $"pruned + {recovery.Name}");
+            }
+            if (outDir is not null) Write(prepared, pruned, architecture, outDir);
+        }
+        var result = new PruneResult(Path.GetFullPath(modelDir), prepared.ModelHash, prepared.Scores.Criterion, method, budget,
+            architecture.Id, architecture.Params(config), config.TotalParams, architecture.ParamRatio(config),
+            architecture.ForwardFlopsPerToken(config, config.MaxPositionEmbeddings), config.ForwardFlopsPerToken(config.MaxPositionEmbeddings),
+            recovery.Name, calibration, before, after, outDir, architecture.ToJson());
+        if (outDir is not null) File.WriteAllText(Path.Combine(outDir, "prune.json"), Output.ToJson(result) + "\n");
+        return result;
+    }
+
+    /// <summary>WikiText-2 and PTB perplexity of <paramref name="model"/>, under one progress bar.</summary>
+    public static IReadOnlyList<PerplexityResult> Evaluate(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM model, Split split,
+        int? windows, string label)
+    {
+        int total = PerplexityTask.All.Sum(t => prepared.WindowCount(t, split, windows));
+        return Output.WithProgress($"{label}: wikitext2 + ptb {split.ToString().ToLowerInvariant()}", total, progress =>
+        {
+            var results = new List<PerplexityResult>();
+            foreach (var task in PerplexityTask.All)
+            {
+                int offset = results.Sum(r => r.Windows);
+                results.Add(prepared.Perplexity(model, task, split, windows, progress: new Offset(progress, offset)));
+            }
+            return results;
+        });
+    }
+
+    /// <summary>Reports progress of one task on top of the windows of the tasks before it.</summary>
+    sealed class Offset(IProgress<int> inner, int offset) : IProgress<int>
+    {
+        public void Report(int value) => inner.Report(offset + value);
+    }
+
+    /// <summary>Writes checkpoint, tokenizer and architecture into a staging folder, then moves it into place.</summary>
+    static void Write(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM pruned, Architecture architecture, string outDir)
+    {
+        string staging = outDir + ".partial";
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        HfCheckpoint.SaveModel(pruned, staging);
+        HfCheckpoint.CopyTokenizer(prepared.ModelDir, staging);
+        architecture.Save(Path.Combine(staging, "architecture.json"));
+        if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
+        Directory.Move(staging, outDir);
+        Output.Log($"wrote {outDir}");
+    }
+
+    static void Print(PruneResult r)
+    {
+        Console.WriteLine($"{r.Method} pruning of {r.Model} ({r.Criterion}): architecture {r.ArchitectureId}, {r.Params:N0} of {r.BaseParams:N0} parameters ({r.ParamRatio:P1}), " +
+                          $"{r.FlopsPerToken / 1e6:F1} of {r.BaseFlopsPerToken / 1e6:F1} MFLOP/token");
+        foreach (var p in r.Before) Console.WriteLine($"  {p.Task} {p.Split}: ppl {p.Ppl:F3} (pruned, {p.Windows} windows)");
+        if (r.After is not null)
+            foreach (var p in r.After) Console.WriteLine($"  {p.Task} {p.Split}: ppl {p.Ppl:F3} (after {r.Recovery})");
+        if (r.Out is not null) Console.WriteLine($"  checkpoint: {r.Out}");
+    }
+}
