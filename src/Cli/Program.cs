@@ -7,6 +7,7 @@ var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models 
     InfoCommand.Create(),
     EvalCommand.Create(),
     TrainBaseCommand.Create(),
+    ImportanceCommand.Create(),
     PruneCommand.Create(),
     PruneCommand.CreateExport(),
     PruneSweepCommand.Create(),
