@@ -47,7 +47,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void UnknownTaskIsOneLine()
     {
-        AssertOneLineUserError(CliProcess.Run("eval", "--task", "lambada"), "unknown perplexity task 'lambada'");
+        AssertOneLineUserError(CliProcess.Run("eval", "--task", "lambada"), "unknown task 'lambada' (perplexity: wikitext2, ptb; multiple choice: mmlu, zeroshot, arc_challenge");
     }
 
     [Fact]
@@ -68,6 +68,22 @@ public sealed class CliTests : IDisposable
         var config = HfCheckpoint.LoadConfig(DataDirectory.DefaultModel());
         Assert.Equal(config.TotalParams, root.GetProperty("params").GetInt64());
         Assert.Equal(config.NumHiddenLayers, root.GetProperty("per_layer").GetArrayLength());
+        Assert.Equal(HfCheckpoint.ModelHash(DataDirectory.DefaultModel()), root.GetProperty("model_hash").GetString());
+    }
+
+    [Fact]
+    public void ZeroShotSuiteOnTheEmbeddedModelReportsEveryTaskAndTheAverage()
+    {
+        var r = CliProcess.Run("eval", "--task", "zeroshot", "--limit", "2", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        var tasks = root.GetProperty("tasks").EnumerateArray().ToList();
+        Assert.Equal(["boolq", "piqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa"],
+            tasks.Select(t => t.GetProperty("task").GetString()));
+        Assert.All(tasks, t => Assert.Equal(2, t.GetProperty("n").GetInt32()));
+        Assert.All(tasks, t => Assert.InRange(t.GetProperty("acc_norm").GetDouble(), 0, 1));
+        Assert.Equal(tasks.Average(t => t.GetProperty("reported").GetDouble()), root.GetProperty("average").GetProperty("reported").GetDouble(), 9);
         Assert.Equal(HfCheckpoint.ModelHash(DataDirectory.DefaultModel()), root.GetProperty("model_hash").GetString());
     }
 
