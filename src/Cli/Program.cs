@@ -2,6 +2,9 @@ using System.CommandLine;
 using NasPrune.Cli;
 using NasPrune.Cli.Commands;
 
+// Tables printed to a file or a pipe get room to breathe (Spectre would assume 80 columns).
+if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 160;
+
 var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models by predictor-guided architecture search")
 {
     InfoCommand.Create(),

@@ -68,8 +68,8 @@ public static class BenchCommand
             var fw = new Table().AddColumns("forward batch", "seq", "tokens/s", "GFLOP/s", "share of matmul peak");
             foreach (var f in forward) fw.AddRow($"{f.Batch}", $"{f.SeqLen}", $"{f.TokensPerSecond:F0}", $"{f.Gflops:F1}", $"{f.ShareOfMatmul:P0}");
             AnsiConsole.Write(fw);
-            Console.WriteLine($"applying a candidate: {pruning.Apply.ApplyMs:F3} ms; evaluating it on {pruning.Apply.EvaluateWindows} windows: " +
-                              $"{pruning.Apply.EvaluateMs:F0} ms; ratio {pruning.Apply.Ratio:P3}");
+            Console.WriteLine($"applying a candidate: {pruning.Apply.ApplyMs * 1000:F1} µs; evaluating it on {pruning.Apply.EvaluateWindows} windows: " +
+                              $"{pruning.Apply.EvaluateMs:F0} ms; ratio {pruning.Apply.Ratio:E2}");
             var sp = new Table().AddColumns("candidate", "mode", "batch", "full ms", "pruned ms", "speedup", "FLOP ratio", "speedup / FLOP ratio");
             foreach (var f in pruning.Speed)
                 sp.AddRow(f.Candidate, f.Mode, $"{f.Batch}", $"{f.FullMs:F1}", $"{f.PrunedMs:F1}", $"{f.Speedup:F2}", $"{f.FlopRatio:F2}", $"{f.SpeedupOverFlopRatio:F2}");

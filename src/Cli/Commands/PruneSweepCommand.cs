@@ -21,7 +21,7 @@ public static class PruneSweepCommand
     public sealed record SweepRow(string Criterion, double BudgetRemoved, string Recovery, string ArchitectureId, long Params,
         double ParamRatio, double WikiText2Ppl, double PtbPpl, int WikiText2Windows, int PtbWindows, double Seconds);
     public sealed record SweepResult(string Model, string ModelHash, long BaseParams, string Split, int SeqLen, int? EvalWindows,
-        CalibrationSettings Calibration, int LoraSteps, double DenseWikiText2Ppl, double DensePtbPpl, IReadOnlyList<SweepRow> Rows);
+        CalibrationSettings Calibration, int LoraSteps, double LoraLearningRate, double DenseWikiText2Ppl, double DensePtbPpl, IReadOnlyList<SweepRow> Rows);
 
     public static Command Create()
     {
@@ -40,6 +40,7 @@ public static class PruneSweepCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var loraSteps = new Option<int>("--lora-steps") { Description = "LoRA optimizer steps", DefaultValueFactory = _ => 200 };
+        var loraLr = new Option<double>("--lora-lr") { Description = "LoRA peak learning rate", DefaultValueFactory = _ => new LoraOptions().LearningRate };
         var evalWindows = new Option<int?>("--eval-windows") { Description = "evaluate only the first N windows of each split" };
         var output = new Option<string>("--out") { Description = "folder for results.json and table.md", Required = true };
         var split = new Option<string>("--split") { Description = "evaluation split", DefaultValueFactory = _ => "test" };
@@ -49,7 +50,7 @@ public static class PruneSweepCommand
         var data = CliOptions.Data();
         var command = new Command("prune-sweep", "Uniform pruning across criteria, budgets and recoveries on WikiText-2 and PTB (results.json, table.md)")
         {
-            model, criteria, budgets, recover, loraSteps, evalWindows, output, split, seed, device, json, data,
+            model, criteria, budgets, recover, loraSteps, loraLr, evalWindows, output, split, seed, device, json, data,
         };
         command.SetAction(parse =>
         {
@@ -57,7 +58,9 @@ public static class PruneSweepCommand
             string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(dataDir);
             var names = parse.GetValue(criteria)!.SelectMany(c => c == "all" ? ImportanceCriteria.Names : [ImportanceCriteria.Get(c).Name]).Distinct().ToList();
             long s = parse.GetValue(seed);
-            var lora = new LoraOptions { Steps = parse.GetValue(loraSteps), Seed = s };
+            int steps = parse.GetValue(loraSteps);
+            // Warm up over a tenth of a short run (LLM-Pruner's 100 warmup steps assume ~1,500 steps).
+            var lora = new LoraOptions { Steps = steps, WarmupSteps = Math.Clamp(steps / 10, 1, 100), LearningRate = parse.GetValue(loraLr), Seed = s };
             var plans = parse.GetValue(recover)!.Select(r => RecoveryPlan.Parse(r, new ReconstructionOptions(), lora, Path.Combine(dataDir, "train-corpus"))).ToList();
             var shares = parse.GetValue(budgets)!;
             int? windows = parse.GetValue(evalWindows);
@@ -109,14 +112,14 @@ public static class PruneSweepCommand
                         rows.Add(row);
                         Output.Log(string.Create(CultureInfo.InvariantCulture, $"{label}: wikitext2 {row.WikiText2Ppl:F2}, ptb {row.PtbPpl:F2} ({row.Seconds:F0} s)"));
                         var partial = new SweepResult(Path.GetFullPath(modelDir), hash, baseParams, sp.ToString().ToLowerInvariant(), seqLen, windows,
-                            calibration, lora.Steps, denseWiki, densePtb, rows);
+                            calibration, lora.Steps, lora.LearningRate, denseWiki, densePtb, rows);
                         // Rewritten after every row, atomically: an interrupted sweep keeps what it measured.
                         AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), Output.ToJson(partial) + "\n");
                     }
                 }
             }
             var result = new SweepResult(Path.GetFullPath(modelDir), hash, baseParams, sp.ToString().ToLowerInvariant(), seqLen, windows,
-                calibration, lora.Steps, denseWiki, densePtb, rows);
+                calibration, lora.Steps, lora.LearningRate, denseWiki, densePtb, rows);
             AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), Output.ToJson(result) + "\n");
             AtomicFile.WriteAllText(Path.Combine(outDir, "table.md"), Table(result, string.Join(' ', Environment.GetCommandLineArgs().Skip(1))));
             if (parse.GetValue(json)) Output.WriteJson(result);
@@ -131,7 +134,7 @@ public static class PruneSweepCommand
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine(string.Create(inv, $"Uniform structured pruning of `{Path.GetFileName(r.Model)}` (model {r.ModelHash}, {r.BaseParams:N0} parameters): perplexity on the {r.Split} splits, "));
-        sb.AppendLine(string.Create(inv, $"{r.SeqLen}-token windows{(r.EvalWindows is int w ? $" (first {w} of each split)" : "")}; importance on {r.Calibration.Sequences} WikiText-2 validation windows (seed {r.Calibration.Seed}); LoRA {r.LoraSteps} steps."));
+        sb.AppendLine(string.Create(inv, $"{r.SeqLen}-token windows{(r.EvalWindows is int w ? $" (first {w} of each split)" : "")}; importance on {r.Calibration.Sequences} WikiText-2 validation windows (seed {r.Calibration.Seed}); LoRA {r.LoraSteps} steps at peak learning rate {r.LoraLearningRate} on the training corpus."));
         if (commandLine is not null) sb.AppendLine().AppendLine($"`nasprune {commandLine}`");
         sb.AppendLine();
         sb.AppendLine("| removed | criterion | recovery | params | WikiText-2 PPL | PTB PPL |");
