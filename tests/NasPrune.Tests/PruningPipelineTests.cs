@@ -79,6 +79,25 @@ public sealed class PruningPipelineTests(TinyModelDirectory tiny) : IClassFixtur
     }
 
     [Fact]
+    public void EvalOfACandidateEqualsTheInPlaceEvaluation()
+    {
+        using var prepared = Prepare();
+        var arch = prepared.Space.Uniform(0.4);
+        Directory.CreateDirectory(outDir);
+        string archFile = Path.Combine(outDir, "arch.json");
+        arch.Save(archFile);
+        prepared.Apply(arch);
+        var inPlace = prepared.Perplexity(prepared.Model, PerplexityTask.WikiText2, Split.Validation, maxWindows: 4);
+
+        var r = CliProcess.Run("eval", "--model", tiny.Dir, "--arch", archFile, "--criterion", "magnitude", "--seed", "3",
+            "--task", "wikitext2", "--split", "validation", "--max-windows", "4", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.Equal(inPlace.Ppl, doc.RootElement.GetProperty("ppl").GetDouble(), 9);
+        Assert.Equal($"{prepared.ModelHash}/{arch.Id}", doc.RootElement.GetProperty("model_hash").GetString());
+    }
+
+    [Fact]
     public void ArchitectureOfAnotherModelIsRejected()
     {
         using var prepared = Prepare();

@@ -45,6 +45,11 @@ public static class EvalCommand
             Description = "window length (perplexity); the context prompts must fit (multiple choice); default: the model's context length",
         };
         var protocol = new Option<string?>("--protocol") { Description = "llm-pruner: 128-token windows, as LLM-Pruner reports" };
+        var arch = new Option<string?>("--arch") { Description = "evaluate this pruning candidate (architecture JSON) of --model, applied in place" };
+        var criterion = new Option<string>("--criterion")
+        {
+            Description = "with --arch: the importance criterion that orders heads and channels", DefaultValueFactory = _ => "activation",
+        };
         var maxWindows = new Option<int?>("--max-windows") { Description = "evaluate only the first N windows" };
         var batch = new Option<int>("--batch-size")
         {
@@ -61,7 +66,7 @@ public static class EvalCommand
             "Perplexity on WikiText-2 or PTB (non-overlapping windows, mean token NLL), or multiple-choice accuracy " +
             "(MMLU k-shot, zero-shot tasks) as lm-evaluation-harness computes it")
         {
-            model, task, taskFile, split, seqLen, protocol, maxWindows, shots, limit, scoring, batch, device, dtype, seed, json, data,
+            model, arch, criterion, task, taskFile, split, seqLen, protocol, maxWindows, shots, limit, scoring, batch, device, dtype, seed, json, data,
         };
         command.SetAction(parse =>
         {
@@ -77,7 +82,8 @@ public static class EvalCommand
                 TorchSharp.torch.manual_seed(parse.GetValue(seed));
                 return MultipleChoiceEval.Run(new MultipleChoiceRequest(name, file,
                     parse.GetValue(data), parse.GetValue(model), parse.GetValue(seqLen), parse.GetValue(shots), parse.GetValue(limit),
-                    parse.GetValue(batch), ParseScoring(parse.GetValue(scoring)!), parse.GetValue(device), parse.GetValue(dtype), parse.GetValue(json)));
+                    parse.GetValue(batch), ParseScoring(parse.GetValue(scoring)!), parse.GetValue(device), parse.GetValue(dtype), parse.GetValue(json),
+                    parse.GetValue(arch), parse.GetValue(criterion)!, parse.GetValue(seed)));
             }
             if (parse.GetValue(shots) is not null || parse.GetValue(limit) is not null)
                 throw new UserError($"--shots / --limit: multiple-choice settings; {taskName} is a perplexity task (use --max-windows)");
@@ -95,12 +101,14 @@ public static class EvalCommand
             var dev = DeviceChoice.Resolve(parse.GetValue(device));
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
             var tokenizer = TokenizerLoader.Load(modelDir);
-            using var lm = HfCheckpoint.LoadModel(modelDir, dev, DeviceChoice.ResolveDtype(parse.GetValue(dtype), dev));
+            using var evaluated = EvaluatedModel.Load(modelDir, dataDir, parse.GetValue(arch), parse.GetValue(criterion)!, parse.GetValue(seed),
+                dev, DeviceChoice.ResolveDtype(parse.GetValue(dtype), dev));
+            var lm = evaluated.Model;
             var ids = tokenizer.Encode(t.LoadText(dataDir, s));
             int total = Math.Min(ids.Length / length, windows ?? int.MaxValue);
             var result = Output.WithProgress($"{t.Name} {s.ToString().ToLowerInvariant()}", total,
                 progress => PerplexityEvaluator.Evaluate(lm, ids, t.Name, s.ToString().ToLowerInvariant(), length, batchSize, windows, progress))
-                with { Tokenizer = tokenizer.Description, ModelHash = HfCheckpoint.ModelHash(modelDir) };
+                with { Tokenizer = tokenizer.Description, ModelHash = evaluated.Identity };
             if (parse.GetValue(json)) Output.WriteJson(result);
             else
                 Console.WriteLine($"{result.Task} {result.Split}: ppl {result.Ppl:F3}  (nll {result.Nll:F5}, {result.Windows} windows x {result.SeqLen} tokens, " +

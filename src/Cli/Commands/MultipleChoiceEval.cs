@@ -9,7 +9,7 @@ namespace NasPrune.Cli.Commands;
 /// <summary>What <c>nasprune eval</c> was asked to run when the task is multiple choice.</summary>
 public sealed record MultipleChoiceRequest(
     string Task, string? TaskFile, string? DataArgument, string? ModelDir, int? SeqLen, int? Shots, int? Limit,
-    int BatchSize, ScoringMode Scoring, string? Device, string? Dtype, bool Json);
+    int BatchSize, ScoringMode Scoring, string? Device, string? Dtype, bool Json, string? ArchFile = null, string Criterion = "activation", long Seed = 1234);
 
 /// <summary>
 /// <c>nasprune eval</c> for MMLU, the zero-shot tasks and user task files, with lm-evaluation-harness's prompts and
@@ -62,9 +62,9 @@ public static class MultipleChoiceEval
         var tokenizer = TokenizerLoader.Load(modelDir);
         var encoder = new RequestEncoder(tokenizer, maxLength);
         var device = DeviceChoice.Resolve(r.Device);
-        using var model = HfCheckpoint.LoadModel(modelDir, device, DeviceChoice.ResolveDtype(r.Dtype, device));
-        var scorer = new LogLikelihoodScorer(model, encoder, r.BatchSize, r.Scoring);
-        var report = evaluate(scorer, new HarnessReport(HfCheckpoint.ModelHash(modelDir), tokenizer.Description, maxLength, r.Limit,
+        using var evaluated = EvaluatedModel.Load(modelDir, dataDir, r.ArchFile, r.Criterion, r.Seed, device, DeviceChoice.ResolveDtype(r.Dtype, device));
+        var scorer = new LogLikelihoodScorer(evaluated.Model, encoder, r.BatchSize, r.Scoring);
+        var report = evaluate(scorer, new HarnessReport(evaluated.Identity, tokenizer.Description, maxLength, r.Limit,
             r.Scoring == ScoringMode.Batched ? "batched" : "unbatched"));
         if (r.Json) Output.WriteJson(report);
         else Print(report);
