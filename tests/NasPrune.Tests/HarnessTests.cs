@@ -163,10 +163,25 @@ public sealed class HarnessTests : IDisposable
     {
         const int maxLength = 128; // BoolQ's passages are longer: their contexts get truncated
         using var model = TinyModel(maxLength);
-        var tok = Tokenizer.Value;
+        int truncated = AssertScorerMatchesIndependentReference(model, Tokenizer.Value, maxLength, limit: 2);
+        Assert.True(truncated > 0, "the BoolQ items should exercise truncation");
+    }
+
+    [Fact]
+    public void EmbeddedModelScoresRealTasksAsTheIndependentReference()
+    {
+        // The real, trained embedded model and its own tokenizer on the first item of every shipped zero-shot task.
+        string dir = DataDirectory.DefaultModel();
+        using var model = HfCheckpoint.LoadModel(dir);
+        AssertScorerMatchesIndependentReference(model, TokenizerLoader.Load(dir), model.Config.MaxPositionEmbeddings, limit: 1);
+    }
+
+    /// <summary>Batched and unbatched scores equal an independent per-continuation recomputation; returns truncations.</summary>
+    static int AssertScorerMatchesIndependentReference(LlamaForCausalLM model, TextTokenizer tok, int maxLength, int limit)
+    {
         var encoder = new RequestEncoder(tok, maxLength);
         var tasks = ZeroShotTasks.Discover(ZeroShotTasks.Locate(DataDir));
-        var items = ZeroShotTasks.Suite.SelectMany(t => tasks[t].LoadItems(limit: 2)).ToList();
+        var items = ZeroShotTasks.Suite.SelectMany(t => tasks[t].LoadItems(limit: limit)).ToList();
 
         var batched = new LogLikelihoodScorer(model, encoder, rowsPerForward: 5).Score(items);
         var single = new LogLikelihoodScorer(model, encoder, mode: ScoringMode.OneForwardPerContinuation).Score(items);
@@ -185,7 +200,7 @@ public sealed class HarnessTests : IDisposable
             Assert.Equal(ChoiceMetrics.NormalizedPrediction(reference, items[i].Choices), batched[i].NormalizedPrediction);
             truncated += batched[i].TruncatedRequests;
         }
-        Assert.True(truncated > 0, "the BoolQ items should exercise truncation");
+        return truncated;
     }
 
     [Fact]
