@@ -68,7 +68,7 @@ public static class BenchCommand
             var fw = new Table().AddColumns("forward batch", "seq", "tokens/s", "GFLOP/s", "share of matmul peak");
             foreach (var f in forward) fw.AddRow($"{f.Batch}", $"{f.SeqLen}", $"{f.TokensPerSecond:F0}", $"{f.Gflops:F1}", $"{f.ShareOfMatmul:P0}");
             AnsiConsole.Write(fw);
-            Console.WriteLine($"applying a candidate: {pruning.Apply.ApplyMs * 1000:F1} µs; evaluating it on {pruning.Apply.EvaluateWindows} windows: " +
+            Console.WriteLine($"applying a candidate: {pruning.Apply.ApplyMs * 1e6:F0} ns; evaluating it on {pruning.Apply.EvaluateWindows} windows: " +
                               $"{pruning.Apply.EvaluateMs:F0} ms; ratio {pruning.Apply.Ratio:E2}");
             var sp = new Table().AddColumns("candidate", "mode", "batch", "full ms", "pruned ms", "speedup", "FLOP ratio", "speedup / FLOP ratio");
             foreach (var f in pruning.Speed)

@@ -141,7 +141,7 @@ public static class PruneSweepCommand
         sb.AppendLine("|---:|---|---|---:|---:|---:|");
         sb.AppendLine(string.Create(inv, $"| 0% | dense | – | {r.BaseParams:N0} | {r.DenseWikiText2Ppl:F2} | {r.DensePtbPpl:F2} |"));
         foreach (var row in r.Rows.OrderBy(x => x.BudgetRemoved).ThenBy(x => x.Criterion).ThenBy(x => Array.IndexOf(RecoveryPlan.Names, x.Recovery)))
-            sb.AppendLine(string.Create(inv, $"| {row.BudgetRemoved:P0} | {row.Criterion} | {row.Recovery} | {row.Params:N0} ({row.ParamRatio:P1}) | {row.WikiText2Ppl:F2} | {row.PtbPpl:F2} |"));
+            sb.AppendLine(string.Create(inv, $"| {row.BudgetRemoved * 100:F0}% | {row.Criterion} | {row.Recovery} | {row.Params:N0} ({row.ParamRatio * 100:F1}%) | {row.WikiText2Ppl:F2} | {row.PtbPpl:F2} |"));
         return sb.ToString();
     }
 }
