@@ -1,0 +1,108 @@
+using NasPrune.Common;
+
+namespace NasPrune.Search;
+
+/// <summary>The share of the base model's parameters a sampled architecture keeps, e.g. 0.75–0.85.</summary>
+public sealed record BudgetBand(double MinKept, double MaxKept)
+{
+    public void Validate()
+    {
+        if (!(MinKept > 0 && MaxKept < 1 && MinKept <= MaxKept))
+            throw new UserError($"budget band {MinKept}–{MaxKept}: the kept share must satisfy 0 < min ≤ max < 1");
+    }
+
+    public bool Contains(double kept) => kept >= MinKept - 1e-12 && kept <= MaxKept + 1e-12;
+}
+
+/// <summary>
+/// Per-layer bounds on keep ratios (heads and FFN channels), the "shrunken space" the search hands back to the
+/// sampler. The full space is [0, 1] everywhere.
+/// </summary>
+public sealed record LayerBounds(double[] HeadMin, double[] HeadMax, double[] FfnMin, double[] FfnMax)
+{
+    public static LayerBounds Full(int layers) => new(new double[layers], Enumerable.Repeat(1.0, layers).ToArray(),
+        new double[layers], Enumerable.Repeat(1.0, layers).ToArray());
+
+    public void Validate(int layers)
+    {
+        if (new[] { HeadMin, HeadMax, FfnMin, FfnMax }.Any(a => a.Length != layers))
+            throw new UserError($"layer bounds: every bound needs {layers} entries, one per layer");
+        for (int i = 0; i < layers; i++)
+            if (!(0 <= HeadMin[i] && HeadMin[i] <= HeadMax[i] && HeadMax[i] <= 1 && 0 <= FfnMin[i] && FfnMin[i] <= FfnMax[i] && FfnMax[i] <= 1))
+                throw new UserError($"layer bounds: layer {i} needs 0 ≤ min ≤ max ≤ 1 for heads and FFN");
+    }
+
+    /// <summary>True when every kept layer's ratios lie inside the bounds (with half a grid step of slack for snapping).</summary>
+    public bool Contains(Architecture a, ModelConfig config, PruningSpace space)
+    {
+        for (int i = 0; i < a.Layers.Count; i++)
+        {
+            var l = a.Layers[i];
+            var stored = config.Layers[i];
+            double head = l.Keep ? (double)l.Heads / stored.Heads : 0, ffn = l.Keep ? (double)l.Ffn / stored.Ffn : 0;
+            double headStep = (double)config.GroupSize / stored.Heads, ffnStep = 1.0 / space.Granularity.FfnSteps;
+            if (head < HeadMin[i] - headStep || head > HeadMax[i] + 1e-9 || ffn < FfnMin[i] - ffnStep || ffn > FfnMax[i] + 1e-9) return false;
+        }
+        return true;
+    }
+}
+
+/// <summary>How candidates are drawn (defaults: the pairs stage's).</summary>
+public sealed record SamplerOptions(BudgetBand Band, int Count, long Seed = 1234, LayerBounds? Bounds = null, int MaxAttemptsPerCandidate = 50);
+
+/// <summary>
+/// Draws distinct sub-architectures whose kept parameter share lies in a budget band: a target share uniform in
+/// the band, per-layer head and FFN keep ratios uniform within the layer bounds, projected onto the target (one
+/// scale factor for all ratios, snapped down to the grid), kept only if the result is inside the band and the
+/// bounds and not seen before. The uniform architectures projected onto the band's upper edge and middle come
+/// first, as anchors (projection fills a target from below, so the lower edge's would fall outside the band).
+/// Deterministic for a seed.
+/// </summary>
+public sealed class ArchitectureSampler(PruningSpace space)
+{
+    public IReadOnlyList<Architecture> Sample(SamplerOptions o)
+    {
+        o.Band.Validate();
+        if (o.Count <= 0) throw new UserError($"sample count {o.Count}: must be positive");
+        var config = space.Base;
+        var bounds = o.Bounds ?? LayerBounds.Full(space.LayerCount);
+        bounds.Validate(space.LayerCount);
+        var random = new Random(unchecked((int)o.Seed));
+        var seen = new HashSet<string>();
+        var result = new List<Architecture>();
+
+        bool Accept(Architecture a)
+        {
+            if (!o.Band.Contains(a.ParamRatio(config)) || !bounds.Contains(a, config, space) || !seen.Add(a.Id)) return false;
+            result.Add(a);
+            return true;
+        }
+
+        foreach (double kept in new[] { o.Band.MaxKept, (o.Band.MinKept + o.Band.MaxKept) / 2 }.Distinct())
+        {
+            if (result.Count >= o.Count) break;
+            Accept(UniformKeeping(kept, bounds));
+        }
+        for (int attempts = 0; result.Count < o.Count && attempts < o.Count * o.MaxAttemptsPerCandidate; attempts++)
+        {
+            double kept = o.Band.MinKept + (o.Band.MaxKept - o.Band.MinKept) * random.NextDouble();
+            var heads = Enumerable.Range(0, space.LayerCount).Select(i => Draw(random, bounds.HeadMin[i], bounds.HeadMax[i])).ToArray();
+            var ffn = Enumerable.Range(0, space.LayerCount).Select(i => Draw(random, bounds.FfnMin[i], bounds.FfnMax[i])).ToArray();
+            Accept(space.Project(heads, ffn, Target(kept)));
+        }
+        return result;
+    }
+
+    long Target(double kept) => (long)Math.Floor(kept * space.Base.TotalParams);
+
+    /// <summary>The same ratio in every layer projected onto a kept share; within bounds, the bounds' upper edges scaled.</summary>
+    Architecture UniformKeeping(double kept, LayerBounds bounds)
+    {
+        var ones = Enumerable.Repeat(1.0, space.LayerCount).ToArray();
+        var uniform = space.Project(ones, ones, Target(kept));
+        return bounds.Contains(uniform, space.Base, space) ? uniform
+            : space.Project(bounds.HeadMax, bounds.FfnMax, Target(kept));
+    }
+
+    static double Draw(Random random, double min, double max) => min + (max - min) * random.NextDouble();
+}
