@@ -42,6 +42,7 @@ public sealed class CliTests : IDisposable
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]); // truncated download
         AssertOneLineUserError(CliProcess.Run("eval", "--model", dir, "--task", "ptb", "--max-windows", "1"), "model.safetensors");
+        AssertOneLineUserError(CliProcess.Run("info", "--model", dir), "model.safetensors");
     }
 
     [Fact]

@@ -40,6 +40,7 @@ public static class InfoCommand
     public static ModelInfo Describe(string dir)
     {
         var c = HfCheckpoint.LoadConfig(dir);
+        HfCheckpoint.VerifyWeightHeaders(dir);
         var layers = c.Layers.Select((l, i) => new LayerInfo(i, l.Keep, l.Heads, l.KvHeads, l.Ffn, c.LayerParams(l))).ToList();
         return new ModelInfo(Path.GetFullPath(dir), c.ModelType, HfCheckpoint.ModelHash(dir), c.TotalParams, c.NumHiddenLayers,
             c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.IntermediateSize, c.VocabSize,

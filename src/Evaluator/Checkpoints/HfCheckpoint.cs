@@ -55,6 +55,27 @@ public static class HfCheckpoint
     }
 
     /// <summary>
+    /// Reads the weight files' headers without loading tensors, so a truncated or corrupt checkpoint is reported
+    /// (naming the file and tensor) by commands that do not load the weights, such as <c>info</c>. Returns the
+    /// number of tensors.
+    /// </summary>
+    public static int VerifyWeightHeaders(string dir)
+    {
+        string single = Path.Combine(RequireDirectory(dir), CheckpointTensors.SingleFileName);
+        if (File.Exists(single)) return SafeTensorsFile.ReadHeader(single).Count;
+        string index = Path.Combine(dir, ShardedSafeTensors.IndexFileName);
+        if (!File.Exists(index)) throw new UserError($"{dir}: no {CheckpointTensors.SingleFileName} or {ShardedSafeTensors.IndexFileName}");
+        var map = ShardedSafeTensors.ReadWeightMap(index);
+        foreach (var shard in map.Values.Distinct())
+        {
+            var header = SafeTensorsFile.ReadHeader(Path.Combine(dir, shard));
+            foreach (var (name, _) in map.Where(kv => kv.Value == shard))
+                if (!header.ContainsKey(name)) throw new UserError($"{index}: tensor '{name}' is mapped to {shard}, which does not hold it");
+        }
+        return map.Count;
+    }
+
+    /// <summary>
     /// Writes config.json and the weights (sharded above <paramref name="maxShardBytes"/>) into
     /// <paramref name="dir"/>; tied embeddings are stored once, as Hugging Face does.
     /// </summary>
