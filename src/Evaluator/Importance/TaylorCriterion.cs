@@ -48,18 +48,12 @@ public sealed class TaylorCriterion(int batchSize = 4) : IImportanceCriterion
     void Backward(LlamaForCausalLM model, CalibrationData data)
     {
         using var _ = enable_grad();
-        int vocab = model.Config.VocabSize;
         double tokens = data.PredictedTokens;
         CalibrationPass.ForEachBatch(model, data, batchSize, input =>
         {
-            long seq = input.shape[1];
-            var logits = model.call(input).to_type(ScalarType.Float32);
             // Summed, then divided by all calibration tokens: the batches' gradients add up to the gradient of the
             // mean loss over the whole calibration set, whatever the batch size.
-            var loss = F.cross_entropy(
-                logits.narrow(1, 0, seq - 1).reshape(-1, vocab),
-                input.narrow(1, 1, seq - 1).reshape(-1),
-                reduction: nn.Reduction.Sum) / tokens;
+            var loss = model.NextTokenLoss(input, nn.Reduction.Sum) / tokens;
             loss.backward();
         });
     }

@@ -353,6 +353,21 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         return (nll, count);
     }
 
+    /// <summary>
+    /// The differentiable next-token cross-entropy (float32) of token ids [batch, seq]: every position but the last
+    /// predicts its successor. Training, LoRA recovery and the Taylor criterion all optimise or differentiate it.
+    /// </summary>
+    public Tensor NextTokenLoss(Tensor inputIds, nn.Reduction reduction = nn.Reduction.Mean)
+    {
+        using var scope = NewDisposeScope();
+        long seq = inputIds.shape[1];
+        var logits = call(inputIds).to_type(ScalarType.Float32);
+        return F.cross_entropy(
+            logits.narrow(1, 0, seq - 1).reshape(-1, Config.VocabSize),
+            inputIds.narrow(1, 1, seq - 1).reshape(-1),
+            reduction: reduction).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Sets every layer's active shape (what the forward pass computes) to a prefix of its stored shape.</summary>
     public void SetActiveShapes(IReadOnlyList<LayerShape> shapes)
     {

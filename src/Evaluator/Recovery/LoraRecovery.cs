@@ -73,18 +73,9 @@ public static class LoraRecovery
                 double lr = o.LearningRateAt(step);
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
                 using var scope = NewDisposeScope();
-                var batch = new long[o.BatchSize * o.SeqLen];
-                for (int b = 0; b < o.BatchSize; b++)
-                {
-                    int start = random.Next(tokens.Length - o.SeqLen);
-                    for (int i = 0; i < o.SeqLen; i++) batch[b * o.SeqLen + i] = tokens[start + i];
-                }
-                var input = tensor(batch, [o.BatchSize, o.SeqLen]).to(device);
+                var input = tensor(Training.RandomWindows.Batch(random, tokens, o.BatchSize, o.SeqLen), [o.BatchSize, o.SeqLen]).to(device);
                 optimizer.zero_grad();
-                var logits = model.call(input).to(ScalarType.Float32);
-                var loss = nn.functional.cross_entropy(
-                    logits.narrow(1, 0, o.SeqLen - 1).reshape(-1, model.Config.VocabSize),
-                    input.narrow(1, 1, o.SeqLen - 1).reshape(-1));
+                var loss = model.NextTokenLoss(input);
                 loss.backward();
                 if (o.GradClip > 0) nn.utils.clip_grad_norm_(trainable, o.GradClip);
                 optimizer.step();

@@ -87,18 +87,9 @@ public sealed class BaseModelTrainer(TrainBaseOptions options)
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
             using (var scope = NewDisposeScope())
             {
-                var batch = new long[o.BatchSize * o.SeqLen];
-                for (int b = 0; b < o.BatchSize; b++)
-                {
-                    int start = random.Next(train.Length - o.SeqLen);
-                    for (int i = 0; i < o.SeqLen; i++) batch[b * o.SeqLen + i] = train[start + i];
-                }
-                var input = tensor(batch, [o.BatchSize, o.SeqLen]).to(device);
+                var input = tensor(RandomWindows.Batch(random, train, o.BatchSize, o.SeqLen), [o.BatchSize, o.SeqLen]).to(device);
                 optimizer.zero_grad();
-                var logits = model.call(input);
-                var loss = nn.functional.cross_entropy(
-                    logits.narrow(1, 0, o.SeqLen - 1).reshape(-1, o.VocabSize),
-                    input.narrow(1, 1, o.SeqLen - 1).reshape(-1));
+                var loss = model.NextTokenLoss(input);
                 loss.backward();
                 nn.utils.clip_grad_norm_(model.parameters(), o.GradClip);
                 optimizer.step();
