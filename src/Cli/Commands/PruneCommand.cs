@@ -94,8 +94,7 @@ public static class PruneCommand
         string dataDir = DataDirectory.Resolve(parse.GetValue(o.Data));
         string modelDir = parse.GetValue(o.Model) ?? DataDirectory.DefaultModel(dataDir);
         string? outDir = parse.GetValue(o.Out) is { } od ? Path.GetFullPath(od) : null;
-        if (outDir is not null && Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !parse.GetValue(o.Force))
-            throw new UserError($"{outDir}: output directory exists and is not empty (pass --force to replace it)");
+        if (outDir is not null) OutputDirectory.CheckWritable(outDir, parse.GetValue(o.Force));
         int methods = (parse.GetValue(o.Uniform) ? 1 : 0) + (parse.GetValue(o.Random) ? 1 : 0) + (parse.GetValue(o.Arch) is null ? 0 : 1);
         if (methods > 1) throw new UserError("choose one of --uniform, --random and --arch");
         int? evalWindows = parse.GetValue(o.EvalWindows);
@@ -175,13 +174,11 @@ public static class PruneCommand
     /// <summary>Writes checkpoint, tokenizer and architecture into a staging folder, then moves it into place.</summary>
     static void Write(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM pruned, Architecture architecture, string outDir)
     {
-        string staging = outDir + ".partial";
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        string staging = OutputDirectory.BeginStaging(outDir);
         HfCheckpoint.SaveModel(pruned, staging);
         HfCheckpoint.CopyTokenizer(prepared.ModelDir, staging);
         architecture.Save(Path.Combine(staging, "architecture.json"));
-        if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
-        Directory.Move(staging, outDir);
+        OutputDirectory.Publish(staging, outDir);
         Output.Log($"wrote {outDir}");
     }
 

@@ -56,8 +56,7 @@ public static class TrainBaseCommand
         {
             string dataDir = DataDirectory.Resolve(parse.GetValue(data));
             string outDir = Path.GetFullPath(parse.GetValue(output)!);
-            if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !parse.GetValue(force))
-                throw new UserError($"{outDir}: output directory exists and is not empty (pass --force to replace it)");
+            OutputDirectory.CheckWritable(outDir, parse.GetValue(force));
             var options = new TrainBaseOptions
             {
                 VocabSize = parse.GetValue(vocab), Layers = parse.GetValue(layers), Hidden = parse.GetValue(hidden),
@@ -105,9 +104,7 @@ public static class TrainBaseCommand
         var corpus = TrainingCorpus.Load(corpusDir);
         Output.Log($"corpus: {string.Join(", ", corpus.Files.Select(Path.GetFileName))}; training a {o.VocabSize}-entry byte-level BPE");
         var bpe = ByteLevelBpeTrainer.Train(corpus.TrainTexts, new BpeTrainerOptions(o.VocabSize));
-        string staging = outDir + ".partial";
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        Directory.CreateDirectory(staging);
+        string staging = OutputDirectory.BeginStaging(outDir);
         bpe.Save(staging, o.SeqLen);
         var tokenizer = TokenizerLoader.Load(staging);
         int eos = tokenizer.EndOfTextId ?? throw new InvalidOperationException("trained tokenizer has no end-of-text token");
@@ -145,9 +142,7 @@ public static class TrainBaseCommand
         File.WriteAllText(Path.Combine(staging, "train_results.json"), Output.ToJson(result) + "\n");
         File.WriteAllText(Path.Combine(staging, "README.md"), Readme(o, corpus, commandLine, result, curve, model.Config));
 
-        // Publish the finished directory in one step: an interrupted run never leaves a half-written model.
-        if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
-        Directory.Move(staging, outDir);
+        OutputDirectory.Publish(staging, outDir);
         return result;
     }
 
