@@ -76,6 +76,8 @@ public static class PruneSweepCommand
             long baseParams = 0;
             string hash = "";
             int seqLen = 0;
+            SweepResult Snapshot() => new(Path.GetFullPath(modelDir), hash, baseParams, sp.ToString().ToLowerInvariant(), seqLen, windows,
+                calibration, lora.Steps, lora.LearningRate, denseWiki, densePtb, rows.ToList());
             foreach (var criterion in names)
             {
                 using var prepared = PreparedModel.Prepare(modelDir, dataDir, criterion, calibration, dev, log: Output.Log);
@@ -111,15 +113,12 @@ public static class PruneSweepCommand
                             ppl[0].Ppl, ppl[1].Ppl, ppl[0].Windows, ppl[1].Windows, watch.Elapsed.TotalSeconds);
                         rows.Add(row);
                         Output.Log(string.Create(CultureInfo.InvariantCulture, $"{label}: wikitext2 {row.WikiText2Ppl:F2}, ptb {row.PtbPpl:F2} ({row.Seconds:F0} s)"));
-                        var partial = new SweepResult(Path.GetFullPath(modelDir), hash, baseParams, sp.ToString().ToLowerInvariant(), seqLen, windows,
-                            calibration, lora.Steps, lora.LearningRate, denseWiki, densePtb, rows);
                         // Rewritten after every row, atomically: an interrupted sweep keeps what it measured.
-                        AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), Output.ToJson(partial) + "\n");
+                        AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), Output.ToJson(Snapshot()) + "\n");
                     }
                 }
             }
-            var result = new SweepResult(Path.GetFullPath(modelDir), hash, baseParams, sp.ToString().ToLowerInvariant(), seqLen, windows,
-                calibration, lora.Steps, lora.LearningRate, denseWiki, densePtb, rows);
+            var result = Snapshot();
             AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), Output.ToJson(result) + "\n");
             AtomicFile.WriteAllText(Path.Combine(outDir, "table.md"), Table(result, string.Join(' ', Environment.GetCommandLineArgs().Skip(1))));
             if (parse.GetValue(json)) Output.WriteJson(result);
