@@ -141,7 +141,8 @@ public sealed class EvolutionarySearch(PruningSpace space)
         }
         if (members.Count < o.Population)
         {
-            var sampled = new ArchitectureSampler(space).Sample(new SamplerOptions(band, o.Population - members.Count, o.Seed, bounds));
+            var sampled = new ArchitectureSampler(space).Sample(new SamplerOptions(band, o.Population - members.Count, o.Seed, bounds,
+                MaxAttemptsPerCandidate: SpaceShrinker.SamplerAttempts));
             foreach (var a in sampled)
             {
                 var genome = grid.EncodeClamped(a);

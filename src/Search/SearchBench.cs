@@ -17,13 +17,14 @@ public static class SearchBench
     /// <param name="FitnessSeconds">Of which inside the synthetic fitness (architecture → score).</param>
     /// <param name="SearchSeconds">Total minus fitness: the search's own time.</param>
     /// <param name="CandidatesPerSecond">Candidates per second of search time.</param>
-    /// <param name="ShrinkSeconds">A default <see cref="SpaceShrinker"/> run (3 rounds × 2,000 samples), fitness excluded.</param>
+    /// <param name="ShrinkSeconds">A default <see cref="SpaceShrinker"/> run (3 rounds × <c>shrinkSampleSize</c> samples), fitness excluded.</param>
     /// <param name="ShrinkSampled">Architectures the shrinker sampled and scored.</param>
     public sealed record SearchBenchResult(int Population, int Generations, int Candidates, int Evaluated, double TotalSeconds,
         double FitnessSeconds, double SearchSeconds, double CandidatesPerSecond, double ShrinkSeconds, int ShrinkSampled);
 
     /// <summary>Runs the benchmark on a space (e.g. the embedded model's) at a budget band, deterministic for a seed.</summary>
-    public static SearchBenchResult Run(PruningSpace space, int candidates = 50_000, int population = 500, BudgetBand? band = null, long seed = 1234)
+    public static SearchBenchResult Run(PruningSpace space, int candidates = 50_000, int population = 500, BudgetBand? band = null,
+        int shrinkSampleSize = 2000, long seed = 1234)
     {
         if (candidates < population) throw new UserError($"search bench: {candidates} candidates is less than one population of {population}");
         band ??= new BudgetBand(0.75, 0.85);
@@ -39,7 +40,7 @@ public static class SearchBench
 
         fitnessWatch.Reset();
         var shrinkWatch = Stopwatch.StartNew();
-        var shrink = new SpaceShrinker(space).Shrink(new ShrinkOptions(Seed: seed), LayerBounds.Full(space.LayerCount), band, fitness, []);
+        var shrink = new SpaceShrinker(space).Shrink(new ShrinkOptions(SampleSize: shrinkSampleSize, Seed: seed), LayerBounds.Full(space.LayerCount), band, fitness, []);
         shrinkWatch.Stop();
 
         return new SearchBenchResult(o.Population, o.Generations, result.Candidates, result.Evaluated, total.Elapsed.TotalSeconds,

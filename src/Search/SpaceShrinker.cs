@@ -92,8 +92,12 @@ public sealed class SpaceShrinker(PruningSpace space)
         ScoredArchitecture? best = null;
         for (int round = 0; round < o.Rounds; round++)
         {
-            double inputVolume = new SearchGrid(space, bounds, band).Log10Volume; // also checks the band is reachable
-            var sample = new ArchitectureSampler(space).Sample(new SamplerOptions(band, o.SampleSize, o.Seed + round, bounds));
+            var grid = new SearchGrid(space, bounds, band); // also checks the band is reachable inside the bounds
+            // The sampler's bounds test allows one grid step of slack below a minimum; keeping only the samples
+            // strictly inside makes every round's output bounds lie inside its input (plus the must-keep ones).
+            var sample = new ArchitectureSampler(space).Sample(new SamplerOptions(band, o.SampleSize, o.Seed + round, bounds,
+                MaxAttemptsPerCandidate: SamplerAttempts)).Where(grid.Contains).ToList();
+            TopUp(sample, grid, o.SampleSize, new Random(unchecked((int)(o.Seed + round))));
             if (sample.Count == 0) throw new UserError($"shrink round {round}: no architecture found inside the bounds and the band");
             var predicted = fitness(sample);
             if (predicted.Length != sample.Count)
@@ -107,11 +111,29 @@ public sealed class SpaceShrinker(PruningSpace space)
             if (best is null || roundBest.Score < best.Score) best = roundBest;
 
             var next = Widen(Narrow(bounds, top, o), [roundBest.Architecture, .. mustKeep]);
-            rounds.Add(new ShrinkRound(round, bounds, inputVolume, sample.Count, roundBest.Score, roundBest.Architecture,
+            rounds.Add(new ShrinkRound(round, bounds, grid.Log10Volume, sample.Count, roundBest.Score, roundBest.Architecture,
                 order[topCount - 1].Score, next, new SearchGrid(space, next, band).Log10Volume));
             bounds = next;
         }
         return new ShrinkResult(bounds, rounds, best!);
+    }
+
+    /// <summary>
+    /// The sampler scales all ratios by one factor onto the budget, which in narrow bounds mostly lands outside
+    /// them; a few attempts per candidate, then the rest is drawn on the grid (uniform per gene, repaired).
+    /// </summary>
+    internal const int SamplerAttempts = 5;
+
+    /// <summary>Adds distinct random grid architectures until the sample has <paramref name="count"/> (or the space runs dry).</summary>
+    internal static void TopUp(List<Architecture> sample, SearchGrid grid, int count, Random random)
+    {
+        if (sample.Count >= count) return;
+        var present = new HashSet<Architecture>(sample);
+        for (int attempt = 0; sample.Count < count && attempt < 20 * count; attempt++)
+        {
+            var a = grid.ToArchitecture(grid.RandomGenome(random));
+            if (present.Add(a)) sample.Add(a);
+        }
     }
 
     /// <summary>Each layer's range: the trimmed range of the top set's ratios ± the margin, inside the current bounds.</summary>
