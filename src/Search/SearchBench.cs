@@ -19,8 +19,11 @@ public static class SearchBench
     /// <param name="CandidatesPerSecond">Candidates per second of search time.</param>
     /// <param name="ShrinkSeconds">A default <see cref="SpaceShrinker"/> run (3 rounds × <c>shrinkSampleSize</c> samples), fitness excluded.</param>
     /// <param name="ShrinkSampled">Architectures the shrinker sampled and scored.</param>
+    /// <param name="InitialBest">Best synthetic score of the first generation (a sanity check that the search improves it).</param>
+    /// <param name="FinalBest">Best synthetic score found.</param>
     public sealed record SearchBenchResult(int Population, int Generations, int Candidates, int Evaluated, double TotalSeconds,
-        double FitnessSeconds, double SearchSeconds, double CandidatesPerSecond, double ShrinkSeconds, int ShrinkSampled);
+        double FitnessSeconds, double SearchSeconds, double CandidatesPerSecond, double ShrinkSeconds, int ShrinkSampled,
+        double InitialBest, double FinalBest);
 
     /// <summary>Runs the benchmark on a space (e.g. the embedded model's) at a budget band, deterministic for a seed.</summary>
     public static SearchBenchResult Run(PruningSpace space, int candidates = 50_000, int population = 500, BudgetBand? band = null,
@@ -45,7 +48,8 @@ public static class SearchBench
 
         return new SearchBenchResult(o.Population, o.Generations, result.Candidates, result.Evaluated, total.Elapsed.TotalSeconds,
             total.Elapsed.TotalSeconds - searchSeconds, searchSeconds, result.Candidates / searchSeconds,
-            shrinkWatch.Elapsed.TotalSeconds - fitnessWatch.Elapsed.TotalSeconds, shrink.Rounds.Sum(r => r.Sampled));
+            shrinkWatch.Elapsed.TotalSeconds - fitnessWatch.Elapsed.TotalSeconds, shrink.Rounds.Sum(r => r.Sampled),
+            result.Generations[0].Best, result.Top[0].Score);
     }
 
     /// <summary>

@@ -111,5 +111,6 @@ public class EvolutionarySearchTests
         Assert.True(r.Candidates >= 2000 && r.Candidates < 2100, $"{r.Candidates} candidates");
         Assert.True(r.Evaluated <= r.Candidates && r.Evaluated > 0);
         Assert.True(r.SearchSeconds > 0 && r.ShrinkSampled > 0);
+        Assert.True(r.FinalBest < r.InitialBest, $"the search did not improve on its first generation ({r.InitialBest} → {r.FinalBest})");
     }
 }
