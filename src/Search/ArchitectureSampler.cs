@@ -1,4 +1,3 @@
-using System.Text.Json;
 using NasPrune.Common;
 
 namespace NasPrune.Search;
@@ -21,24 +20,6 @@ public sealed record BudgetBand(double MinKept, double MaxKept)
 /// </summary>
 public sealed record LayerBounds(double[] HeadMin, double[] HeadMax, double[] FfnMin, double[] FfnMax)
 {
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
-
-    /// <summary>Reads <c>{"head_min": [...], "head_max": [...], "ffn_min": [...], "ffn_max": [...]}</c> (keep ratios per layer).</summary>
-    public static LayerBounds Load(string path, int layers)
-    {
-        if (!File.Exists(path)) throw new UserError($"{path}: bounds file not found");
-        LayerBounds? bounds;
-        try { bounds = JsonSerializer.Deserialize<LayerBounds>(File.ReadAllText(path), Json); }
-        catch (JsonException e) { throw new UserError($"{path}: malformed bounds file ({e.Message})"); }
-        if (bounds is null || bounds.HeadMin is null || bounds.HeadMax is null || bounds.FfnMin is null || bounds.FfnMax is null)
-            throw new UserError($"{path}: a bounds file needs head_min, head_max, ffn_min and ffn_max");
-        try { bounds.Validate(layers); }
-        catch (UserError e) { throw new UserError($"{path}: {e.Message}"); }
-        return bounds;
-    }
-
     public static LayerBounds Full(int layers) => new(new double[layers], Enumerable.Repeat(1.0, layers).ToArray(),
         new double[layers], Enumerable.Repeat(1.0, layers).ToArray());
 

@@ -41,7 +41,7 @@ public static class SampleCommand
         var minKept = new Option<double>("--min-kept") { Description = "lower edge of the budget band (kept share)", DefaultValueFactory = _ => 0.75 };
         var maxKept = new Option<double>("--max-kept") { Description = "upper edge of the budget band (kept share)", DefaultValueFactory = _ => 0.85 };
         var metric = new Option<string>("--budget-metric") { Description = "what the band measures: params or flops", DefaultValueFactory = _ => "params" };
-        var bounds = new Option<string?>("--bounds") { Description = "per-layer keep-ratio bounds (JSON: head_min, head_max, ffn_min, ffn_max), e.g. a shrunken space" };
+        var bounds = new Option<string?>("--bounds") { Description = "per-layer keep-ratio bounds (JSON {"layers": [{"head_min", "head_max", "ffn_min", "ffn_max"}, ...]}), e.g. a shrunken space" };
         var windows = new Option<int>("--windows") { Description = "validation windows per task (a fixed seeded subset)", DefaultValueFactory = _ => 64 };
         var windowSeed = new Option<long>("--window-seed") { Description = "seed of the window subset", DefaultValueFactory = _ => 1234 };
         var tasks = new Option<string[]>("--tasks")
@@ -94,7 +94,7 @@ public static class SampleCommand
             var dev = DeviceChoice.Resolve(parse.GetValue(device));
             using var prepared = PreparedModel.Prepare(modelDir, dataDir, parse.GetValue(criterion)!, calibration, dev, log: Output.Log);
             string? boundsPath = parse.GetValue(bounds);
-            var layerBounds = boundsPath is null ? null : LayerBounds.Load(boundsPath, prepared.Space.LayerCount);
+            var layerBounds = boundsPath is null ? null : LayerBoundsJson.Load(boundsPath, prepared.Space.LayerCount);
             var evaluation = new PairEvaluationSettings(taskNames, parse.GetValue(windows), parse.GetValue(windowSeed), batch,
                 parse.GetValue(zeroShot), parse.GetValue(zeroShotItems));
             var evaluator = new PairEvaluator(prepared, evaluation);
