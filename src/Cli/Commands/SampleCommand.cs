@@ -42,7 +42,7 @@ public static class SampleCommand
         var maxKept = new Option<double>("--max-kept") { Description = "upper edge of the budget band (kept share)", DefaultValueFactory = _ => 0.85 };
         var metric = new Option<string>("--budget-metric") { Description = "what the band measures: params or flops", DefaultValueFactory = _ => "params" };
         var bounds = new Option<string?>("--bounds") { Description = "per-layer keep-ratio bounds (JSON as the search writes: {\"layers\": [{\"head_min\", ...}]}), e.g. a shrunken space" };
-        var windows = new Option<int>("--windows") { Description = "validation windows per task (a fixed seeded subset)", DefaultValueFactory = _ => 64 };
+        var windows = new Option<int>("--windows") { Description = "validation windows per task (a fixed seeded subset)", DefaultValueFactory = _ => 32 };
         var windowSeed = new Option<long>("--window-seed") { Description = "seed of the window subset", DefaultValueFactory = _ => 1234 };
         var tasks = new Option<string[]>("--tasks")
         {

@@ -6,7 +6,7 @@ namespace NasPrune.Evaluator.Pairs;
 /// last <see cref="ZeroShotItems"/> items of one task (the final verification scores the others).
 /// </summary>
 public sealed record PairEvaluationSettings(
-    IReadOnlyList<string> Tasks, int Windows = 64, long WindowSeed = 1234, int BatchSize = 8,
+    IReadOnlyList<string> Tasks, int Windows = 32, long WindowSeed = 1234, int BatchSize = 8,
     string? ZeroShotTask = null, int ZeroShotItems = 200)
 {
     public static PairEvaluationSettings Default { get; } = new(["wikitext2"]);
