@@ -15,5 +15,6 @@ var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models 
     PruneCommand.CreateExport(),
     PruneSweepCommand.Create(),
     BenchCommand.Create(),
+    PredictorCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);
