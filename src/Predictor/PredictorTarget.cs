@@ -46,7 +46,7 @@ public sealed record UniformReference(double[] ParamRatio, double[] Nll)
     public static UniformReference FromPairs(IReadOnlyList<(Architecture Arch, PairRecord Row)> pairs, ModelConfig config, string source)
     {
         var points = pairs.Where(p => PredictorTarget.IsUniform(p.Arch, config))
-            .GroupBy(p => Math.Round(p.Row.ParamRatio, 9))
+            .GroupBy(p => p.Row.ParamRatio)
             .Select(g => (Ratio: g.Key, Nll: g.Average(p => p.Row.WikiText2Nll)))
             .OrderBy(p => p.Ratio).ToArray();
         if (points.Length == 0)
