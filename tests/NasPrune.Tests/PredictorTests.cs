@@ -107,6 +107,24 @@ public sealed class PredictorTests : IDisposable
         Assert.Equal(5, scores.Count); // three learners, two proxies
     }
 
+    /// <summary>
+    /// The synthetic loss is a function of relative depth, so a depth-invariant predictor of an 8-layer family ranks
+    /// a 6-layer GQA family's candidates zero-shot, and the per-layer predictor refuses to.
+    /// </summary>
+    [Fact]
+    public void DepthInvariantPredictorTransfersZeroShotToAnotherFamily()
+    {
+        var other = ModelConfig.Uniform(vocab: 4096, hidden: 256, layers: 6, heads: 8, kvHeads: 4, ffn: 640, maxPositions: 256);
+        var source = new PairSet(SyntheticPairs.Generate(Config, 200, seed: 15), Config);
+        var pool = new PairSet(SyntheticPairs.Generate(other, 60, seed: 16, baseHash: "otherfamily1"), other);
+        var held = new PairSet(SyntheticPairs.Generate(other, 60, seed: 17, baseHash: "otherfamily1"), other);
+        var result = TransferStudy.Run(source, SyntheticPairs.Profile(Config), pool, held, SyntheticPairs.Profile(other, "otherfamily1"), Fast, [25], 1, 1);
+        Assert.True(result.ZeroShot.KendallTau > 0.5, $"zero-shot τ {result.ZeroShot.KendallTau:F3}");
+        Assert.Single(result.Rows);
+        var perLayer = AccuracyPredictor.Train(source, SyntheticPairs.Profile(Config), Fast);
+        Assert.Throws<UserError>(() => perLayer.PredictOtherFamily(held.Architectures, other, SyntheticPairs.Profile(other, "otherfamily1")));
+    }
+
     static void WritePairs(string pairsDir, IReadOnlyCollection<PairRecord> rows, ImportanceProfile? profile)
     {
         Directory.CreateDirectory(Path.Combine(pairsDir, "shard-0-of-1"));

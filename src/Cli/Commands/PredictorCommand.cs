@@ -31,13 +31,14 @@ public static class PredictorCommand
         command.Subcommands.Add(PredictOne());
         command.Subcommands.Add(PredictorBench.Create());
         command.Subcommands.Add(Features());
+        command.Subcommands.Add(PredictorTransferCommand.Create());
         return command;
     }
 
     static Option<string> Required(string name, string description) => new(name) { Description = description, Required = true };
 
     /// <summary>Options that set <see cref="PredictorOptions"/> (defaults from the record).</summary>
-    sealed class OptionSet
+    internal sealed class OptionSet
     {
         readonly PredictorOptions d = new();
         public readonly Option<string> Target = new("--target") { Description = "nll (WikiText-2 validation NLL) or delta-uniform (NLL minus the uniform cut's at the same budget)", DefaultValueFactory = _ => PredictorTarget.Nll };
