@@ -32,6 +32,7 @@ public static class PredictorCommand
         command.Subcommands.Add(PredictorBench.Create());
         command.Subcommands.Add(Features());
         command.Subcommands.Add(PredictorTransferCommand.Create());
+        command.Subcommands.Add(SyntheticPairsCommand());
         return command;
     }
 
@@ -204,6 +205,34 @@ public static class PredictorCommand
             foreach (var f in FeatureCatalog.Describe(config.NumHiddenLayers, parse.GetValue(grid), hasProfile: true, perLayer: true))
                 table.AddRow(f.Name, f.DepthInvariant ? "yes" : "no", Markup.Escape(f.Description));
             AnsiConsole.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    static Command SyntheticPairsCommand()
+    {
+        var output = Required("--out", "new pairs directory (refused if it exists)");
+        var count = new Option<int>("--count") { Description = "pairs", DefaultValueFactory = _ => 400 };
+        var model = CliOptions.Model();
+        var data = CliOptions.Data();
+        var seed = CliOptions.Seed();
+        var command = new Command("synthetic-pairs", "Write pairs with a known made-up loss (SyntheticPairs) for a model: a sanity check of the predictor without evaluations")
+        {
+            output, count, model, data, seed,
+        };
+        command.SetAction(parse =>
+        {
+            string dir = parse.GetValue(output)!;
+            if (Directory.Exists(dir)) throw new UserError($"{dir}: already exists; choose another --out");
+            string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(parse.GetValue(data));
+            var config = HfCheckpoint.LoadConfig(modelDir);
+            string hash = HfCheckpoint.ModelHash(modelDir);
+            var rows = SyntheticPairs.Generate(config, parse.GetValue(count), unchecked((int)parse.GetValue(seed)), baseHash: hash);
+            Directory.CreateDirectory(Path.Combine(dir, "shard-0-of-1"));
+            PairStore.WriteFile(Path.Combine(dir, "shard-0-of-1", "part-0.parquet"), rows.ToList());
+            SyntheticPairs.Profile(config, hash).Save(Path.Combine(dir, ImportanceProfile.FileName));
+            Console.WriteLine($"{rows.Count} synthetic pairs of {hash} → {dir}");
             return 0;
         });
         return command;
