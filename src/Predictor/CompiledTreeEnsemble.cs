@@ -8,90 +8,107 @@ namespace NasPrune.Predictor;
 
 /// <summary>
 /// A fitted tree ensemble (FastTree or LightGBM through ML.NET) copied into flat arrays and walked directly. The
-/// search scores ~50,000 candidates per generation; an ML.NET transform spends most of its time building rows and
-/// cursors, not in the trees. Same arithmetic as ML.NET: x ≤ threshold goes to the left child, a negative child
-/// is ~leaf, output = bias + Σ weight · leaf value (the tests and the benchmark compare both paths).
+/// search scores ~50,000 candidates per generation; an ML.NET transform spends its time building rows and cursors,
+/// and a plain walk waits on a chain of dependent loads per level. So leaves become absorbing nodes (both children
+/// point to themselves), every tree is walked a fixed number of levels (its depth), and a block of rows is walked
+/// in lockstep: the rows' chains are independent, so the CPU overlaps them, and no branch depends on the data.
+/// Same arithmetic as ML.NET: x ≤ threshold goes left, output = bias + Σ weight · leaf value (the tests and the
+/// benchmark compare both paths).
 /// </summary>
 public sealed class CompiledTreeEnsemble
 {
-    readonly int[] rootOffset, leafOffset, nodeCount;
+    const int Lanes = 16;
+    readonly int[] treeBase, treeDepth;
     readonly int[] feature;
-    /// <summary>children[2i] = left (x ≤ threshold), children[2i+1] = right: the step is an index, not a branch.</summary>
+    /// <summary>children[2i] = left (x ≤ threshold), children[2i+1] = right; node indices relative to the tree's base.</summary>
     readonly int[] children;
     readonly float[] threshold;
-    readonly double[] leafValue, weight;
+    /// <summary>Leaf value × tree weight at leaf nodes, 0 at split nodes.</summary>
+    readonly double[] value;
     readonly double bias;
-    public int FeatureCount { get; private init; }
+    public int FeatureCount { get; }
 
-    CompiledTreeEnsemble(RegressionTreeEnsemble ensemble)
+    CompiledTreeEnsemble(RegressionTreeEnsemble ensemble, int featureCount)
     {
+        FeatureCount = featureCount;
         var trees = ensemble.Trees;
-        rootOffset = new int[trees.Count];
-        leafOffset = new int[trees.Count];
-        nodeCount = new int[trees.Count];
-        var f = new List<int>(); var l = new List<int>(); var r = new List<int>(); var t = new List<float>(); var v = new List<double>();
+        var weights = ensemble.TreeWeights;
+        treeBase = new int[trees.Count];
+        treeDepth = new int[trees.Count];
+        var f = new List<int>(); var c = new List<int>(); var t = new List<float>(); var v = new List<double>();
         for (int k = 0; k < trees.Count; k++)
         {
             var tree = trees[k];
-            if (tree.CategoricalSplitFlags.Any(c => c)) throw new NotSupportedException("categorical splits");
-            rootOffset[k] = f.Count;
-            leafOffset[k] = v.Count;
-            nodeCount[k] = tree.NumberOfNodes;
-            f.AddRange(tree.NumericalSplitFeatureIndexes);
-            t.AddRange(tree.NumericalSplitThresholds);
-            l.AddRange(tree.LeftChild);
-            r.AddRange(tree.RightChild);
-            v.AddRange(tree.LeafValues);
+            if (tree.CategoricalSplitFlags.Any(x => x)) throw new NotSupportedException("categorical splits");
+            int splits = tree.NumberOfNodes;
+            treeBase[k] = f.Count;
+            int Node(int child) => child < 0 ? splits + ~child : child; // leaf ~j → node splits + j
+            for (int i = 0; i < splits; i++)
+            {
+                if (tree.NumericalSplitFeatureIndexes[i] < 0 || tree.NumericalSplitFeatureIndexes[i] >= featureCount)
+                    throw new InvalidDataException($"tree {k} splits on feature {tree.NumericalSplitFeatureIndexes[i]}, outside the {featureCount}-long vector");
+                f.Add(tree.NumericalSplitFeatureIndexes[i]); t.Add(tree.NumericalSplitThresholds[i]);
+                c.Add(Node(tree.LeftChild[i])); c.Add(Node(tree.RightChild[i])); v.Add(0);
+            }
+            for (int j = 0; j < tree.NumberOfLeaves; j++)
+            {
+                f.Add(0); t.Add(0); c.Add(splits + j); c.Add(splits + j); v.Add(weights[k] * tree.LeafValues[j]);
+            }
+            treeDepth[k] = Depth(tree, 0);
         }
-        feature = f.ToArray(); threshold = t.ToArray(); leafValue = v.ToArray();
-        children = new int[2 * feature.Length];
-        for (int i = 0; i < feature.Length; i++) { children[2 * i] = l[i]; children[2 * i + 1] = r[i]; }
-        weight = ensemble.TreeWeights.ToArray();
+        feature = f.ToArray(); children = c.ToArray(); threshold = t.ToArray(); value = v.ToArray();
         bias = ensemble.Bias;
     }
+
+    static int Depth(RegressionTree tree, int node) =>
+        tree.NumberOfNodes == 0 || node < 0 ? 0 : 1 + Math.Max(Depth(tree, tree.LeftChild[node]), Depth(tree, tree.RightChild[node]));
 
     /// <summary>The compiled ensemble of a fitted transformer, or null when it holds no tree model (the linear baseline).</summary>
     public static CompiledTreeEnsemble? TryCompile(ITransformer transformer, int featureCount)
     {
         var last = transformer is IEnumerable chain ? chain.Cast<ITransformer>().LastOrDefault() : transformer;
         var model = last?.GetType().GetProperty("Model")?.GetValue(last);
-        if (model is not TreeEnsembleModelParametersBasedOnRegressionTree trees) return null;
-        var compiled = new CompiledTreeEnsemble(trees.TrainedTreeEnsemble) { FeatureCount = featureCount };
-        // Unchecked indexing below relies on every split naming a feature inside the vector.
-        if (compiled.feature.Any(f => f < 0 || f >= featureCount)) throw new InvalidDataException($"tree ensemble splits on a feature outside the {featureCount}-long vector");
-        return compiled;
+        return model is TreeEnsembleModelParametersBasedOnRegressionTree trees ? new CompiledTreeEnsemble(trees.TrainedTreeEnsemble, featureCount) : null;
     }
 
-    public double Predict(ReadOnlySpan<float> x)
+    /// <summary>Scores rows [from, to) of a row-major block.</summary>
+    void PredictRange(float[] block, int from, int to, double[] result)
     {
-        if (x.Length < FeatureCount) throw new ArgumentException($"feature vector of {x.Length}, the ensemble reads {FeatureCount}");
-        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float x = ref MemoryMarshal.GetArrayDataReference(block);
         ref int feat = ref MemoryMarshal.GetArrayDataReference(feature);
         ref float thr = ref MemoryMarshal.GetArrayDataReference(threshold);
         ref int child = ref MemoryMarshal.GetArrayDataReference(children);
-        double sum = bias;
-        for (int k = 0; k < rootOffset.Length; k++)
+        ref double val = ref MemoryMarshal.GetArrayDataReference(value);
+        Span<int> node = stackalloc int[Lanes];
+        Span<int> rowStart = stackalloc int[Lanes];
+        Span<double> sum = stackalloc double[Lanes];
+        for (int start = from; start < to; start += Lanes)
         {
-            int nodeBase = rootOffset[k];
-            int node = nodeCount[k] == 0 ? ~0 : 0; // a tree without splits is its one leaf
-            while (node >= 0)
+            int lanes = Math.Min(Lanes, to - start);
+            for (int r = 0; r < lanes; r++) { rowStart[r] = (start + r) * FeatureCount; sum[r] = bias; }
+            for (int k = 0; k < treeBase.Length; k++)
             {
-                int i = nodeBase + node;
-                int goRight = Unsafe.Add(ref xs, Unsafe.Add(ref feat, i)) <= Unsafe.Add(ref thr, i) ? 0 : 1;
-                node = Unsafe.Add(ref child, 2 * i + goRight);
+                int b = treeBase[k];
+                node[..lanes].Clear();
+                for (int level = treeDepth[k]; level > 0; level--)
+                    for (int r = 0; r < lanes; r++)
+                    {
+                        int i = b + node[r];
+                        int right = Unsafe.Add(ref x, rowStart[r] + Unsafe.Add(ref feat, i)) <= Unsafe.Add(ref thr, i) ? 0 : 1;
+                        node[r] = Unsafe.Add(ref child, 2 * i + right);
+                    }
+                for (int r = 0; r < lanes; r++) sum[r] += Unsafe.Add(ref val, b + node[r]);
             }
-            sum += weight[k] * leafValue[leafOffset[k] + ~node];
+            for (int r = 0; r < lanes; r++) result[start + r] = sum[r];
         }
-        return sum;
     }
 
     public double[] PredictBlock(float[] block, int featureCount)
     {
+        if (featureCount != FeatureCount || block.Length % featureCount != 0)
+            throw new ArgumentException($"feature block of {block.Length} values in rows of {featureCount}, the ensemble reads rows of {FeatureCount}");
         var result = new double[block.Length / featureCount];
-        ParallelChunks.For(result.Length, (from, to) =>
-        {
-            for (int r = from; r < to; r++) result[r] = Predict(block.AsSpan(r * featureCount, featureCount));
-        });
+        ParallelChunks.For(result.Length, (from, to) => PredictRange(block, from, to, result));
         return result;
     }
 }

@@ -13,7 +13,8 @@ namespace NasPrune.Cli.Commands;
 /// </summary>
 public static class PredictorBench
 {
-    public sealed record BenchFigure(string Path, int Candidates, double Seconds, double PerSecond);
+    /// <summary>Wall time, and the process's CPU time over the same span (steadier on a shared machine).</summary>
+    public sealed record BenchFigure(string Path, int Candidates, double Seconds, double PerSecond, double CpuSeconds, double PerCpuSecond);
     public sealed record BenchResult(string Predictor, int Features, int Candidates, IReadOnlyList<BenchFigure> Figures, double MaxDifference);
 
     public static Command Create()
@@ -48,25 +49,17 @@ public static class PredictorBench
             for (int r = 0; r < 3; r++) { predictor.Predict(warmUp); predictor.PredictTransform(warmUp); predictor.PredictRowByRow(warmUp); }
 
             var figures = new List<BenchFigure>();
-            var clock = Stopwatch.StartNew();
-            var features = predictor.Featurizer.FeaturizeAll(candidates);
-            figures.Add(Figure("featurize only", n, clock.Elapsed.TotalSeconds));
-            clock.Restart();
-            var fast = predictor.Predict(candidates);
-            figures.Add(Figure("Predict: compiled trees (features + model)", n, clock.Elapsed.TotalSeconds));
-            clock.Restart();
-            var batch = predictor.PredictTransform(candidates);
-            figures.Add(Figure("ML.NET batch transform (features + model)", n, clock.Elapsed.TotalSeconds));
-            clock.Restart();
-            var rows = predictor.PredictRowByRow(candidates);
-            figures.Add(Figure("PredictionEngine per row (features + model)", n, clock.Elapsed.TotalSeconds));
+            var features = Time("featurize only", n, figures, () => predictor.Featurizer.FeaturizeAll(candidates));
+            var fast = Time("Predict: compiled trees (features + model)", n, figures, () => predictor.Predict(candidates));
+            var batch = Time("ML.NET batch transform (features + model)", n, figures, () => predictor.PredictTransform(candidates));
+            var rows = Time("PredictionEngine per row (features + model)", n, figures, () => predictor.PredictRowByRow(candidates));
             double maxDiff = Enumerable.Range(0, n).Max(i => Math.Max(Math.Abs(fast[i] - batch[i]), Math.Abs(rows[i] - batch[i])));
 
             var record = new BenchResult(name, features.Length / n, n, figures, maxDiff);
             if (parse.GetValue(json)) { Output.WriteJson(record); return 0; }
             Console.WriteLine($"predictor {name}: {record.Features} features, {n:N0} candidates, {Environment.ProcessorCount} cores");
-            var table = new Table().AddColumns("path", "seconds", "predictions/s");
-            foreach (var f in figures) table.AddRow(Markup.Escape(f.Path), $"{f.Seconds:F3}", $"{f.PerSecond:N0}");
+            var table = new Table().AddColumns("path", "wall s", "predictions/s", "CPU s", "predictions per CPU-s");
+            foreach (var f in figures) table.AddRow(Markup.Escape(f.Path), $"{f.Seconds:F3}", $"{f.PerSecond:N0}", $"{f.CpuSeconds:F3}", $"{f.PerCpuSecond:N0}");
             AnsiConsole.Write(table);
             Console.WriteLine($"largest difference between the paths: {maxDiff:G3}");
             return 0;
@@ -74,7 +67,18 @@ public static class PredictorBench
         return command;
     }
 
-    static BenchFigure Figure(string path, int n, double seconds) => new(path, n, seconds, n / seconds);
+    static T Time<T>(string path, int n, List<BenchFigure> figures, Func<T> work)
+    {
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        var result = work();
+        double wall = clock.Elapsed.TotalSeconds;
+        process.Refresh();
+        double cpuSeconds = (process.TotalProcessorTime - cpu).TotalSeconds;
+        figures.Add(new BenchFigure(path, n, wall, n / wall, cpuSeconds, n / Math.Max(cpuSeconds, 1e-9)));
+        return result;
+    }
 
     /// <summary>Random on-grid candidates (per-layer ratios uniform in [0.3, 1], snapped; no budget projection, which would dominate the time).</summary>
     public static IReadOnlyList<Architecture> RandomCandidates(ModelConfig config, string baseHash, int count, int seed)
