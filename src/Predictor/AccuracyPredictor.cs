@@ -16,6 +16,7 @@ public sealed class AccuracyPredictor
     public PredictorCard Card { get; private set; }
     public ModelConfig BaseConfig { get; }
     public ArchitectureFeaturizer Featurizer { get; }
+    public CompiledTreeEnsemble? Trees => model.Compiled;
 
     AccuracyPredictor(FeatureModel model, PredictorCard card, ModelConfig baseConfig)
     {

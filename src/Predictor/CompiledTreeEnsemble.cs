@@ -27,6 +27,8 @@ public sealed class CompiledTreeEnsemble
     readonly double[] value;
     readonly double bias;
     public int FeatureCount { get; }
+    public int TreeCount => treeBase.Length;
+    public double MeanDepth => treeDepth.DefaultIfEmpty(0).Average();
 
     CompiledTreeEnsemble(RegressionTreeEnsemble ensemble, int featureCount)
     {

@@ -29,6 +29,8 @@ public sealed class FeatureModel
     readonly MLContext ml;
     readonly SchemaDefinition schema;
     readonly CompiledTreeEnsemble? compiled;
+    /// <summary>The flat copy of the trees that <see cref="Predict"/> walks (null for the linear model).</summary>
+    public CompiledTreeEnsemble? Compiled => compiled;
     public ITransformer Transformer { get; }
     public int FeatureCount { get; }
 

@@ -57,7 +57,8 @@ public static class PredictorBench
 
             var record = new BenchResult(name, features.Length / n, n, figures, maxDiff);
             if (parse.GetValue(json)) { Output.WriteJson(record); return 0; }
-            Console.WriteLine($"predictor {name}: {record.Features} features, {n:N0} candidates, {Environment.ProcessorCount} cores");
+            string trees = predictor.Trees is { } t ? $"{t.TreeCount} trees of mean depth {t.MeanDepth:F1}" : "no trees";
+            Console.WriteLine($"predictor {name}: {record.Features} features, {trees}, {n:N0} candidates, {Environment.ProcessorCount} cores");
             var table = new Table().AddColumns("path", "wall s", "predictions/s", "CPU s", "predictions per CPU-s");
             foreach (var f in figures) table.AddRow(Markup.Escape(f.Path), $"{f.Seconds:F3}", $"{f.PerSecond:N0}", $"{f.CpuSeconds:F3}", $"{f.PerCpuSecond:N0}");
             AnsiConsole.Write(table);
