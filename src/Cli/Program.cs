@@ -17,5 +17,6 @@ var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models 
     SampleCommand.Create(),
     PairsCommand.Create(),
     BenchCommand.Create(),
+    PredictorCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);

@@ -1,0 +1,66 @@
+using NasPrune.Common;
+using NasPrune.Common.Pairs;
+
+namespace NasPrune.Predictor;
+
+/// <summary>
+/// What the predictor learns (lower is better for both):
+/// <list type="bullet">
+/// <item><c>nll</c>: the pair's WikiText-2 validation NLL (log-perplexity) on the calibration measure.</item>
+/// <item><c>delta-uniform</c>: NLL minus the NLL of the uniform cut at the same parameter share. The uniform NLL
+/// is interpolated piecewise-linearly over param_ratio through the pairs whose architecture is uniform (the
+/// sampler's anchors: every layer keeps the same heads and channels), extrapolated linearly past the ends; the
+/// reference points are stored in the card, so prediction needs no pairs.</item>
+/// </list>
+/// </summary>
+public static class PredictorTarget
+{
+    public const string Nll = "nll";
+    public const string DeltaUniform = "delta-uniform";
+    public static readonly string[] All = [Nll, DeltaUniform];
+
+    public static void Check(string target)
+    {
+        if (!All.Contains(target)) throw new UserError($"predictor target '{target}': expected one of {string.Join(", ", All)}");
+    }
+
+    /// <summary>True when every layer is kept with the same share of heads and of FFN channels.</summary>
+    public static bool IsUniform(Architecture a, ModelConfig config)
+    {
+        double? head = null, ffn = null;
+        for (int i = 0; i < a.Layers.Count; i++)
+        {
+            var l = a.Layers[i];
+            if (!l.Keep) return false;
+            double h = (double)l.Heads / config.Layers[i].Heads, f = (double)l.Ffn / config.Layers[i].Ffn;
+            head ??= h; ffn ??= f;
+            if (Math.Abs(h - head.Value) > 1e-9 || Math.Abs(f - ffn.Value) > 1e-9) return false;
+        }
+        return true;
+    }
+}
+
+/// <summary>The uniform cut's NLL as a function of the kept parameter share (piecewise linear through anchors).</summary>
+public sealed record UniformReference(double[] ParamRatio, double[] Nll)
+{
+    public static UniformReference FromPairs(IReadOnlyList<(Architecture Arch, PairRecord Row)> pairs, ModelConfig config, string source)
+    {
+        var points = pairs.Where(p => PredictorTarget.IsUniform(p.Arch, config))
+            .GroupBy(p => p.Row.ParamRatio)
+            .Select(g => (Ratio: g.Key, Nll: g.Average(p => p.Row.WikiText2Nll)))
+            .OrderBy(p => p.Ratio).ToArray();
+        if (points.Length == 0)
+            throw new UserError($"{source}: target delta-uniform needs pairs of uniform architectures (the sampler's anchors); none found");
+        return new UniformReference(points.Select(p => p.Ratio).ToArray(), points.Select(p => p.Nll).ToArray());
+    }
+
+    public double At(double paramRatio)
+    {
+        if (ParamRatio.Length == 1) return Nll[0];
+        int hi = 1;
+        while (hi < ParamRatio.Length - 1 && ParamRatio[hi] < paramRatio) hi++;
+        int lo = hi - 1;
+        double t = (paramRatio - ParamRatio[lo]) / (ParamRatio[hi] - ParamRatio[lo]);
+        return Nll[lo] + t * (Nll[hi] - Nll[lo]);
+    }
+}
