@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Crash test for `nasprune sample`: a small real campaign on the embedded model is killed with SIGKILL KILLS times at
+# seeded random moments and resumed with --resume each time; then the final run finishes it. PASS needs: the pairs
+# equal those of an uninterrupted run with the same seed (`nasprune pairs compare`: same ids, same values), no row
+# twice, the expected number of rows, every part file readable (`nasprune pairs validate`, which reads each file with
+# Parquet.Net and DuckDB), and one more --resume of the finished campaign adding nothing.
+#
+#   scripts/crash-test-pairs.sh                         # 20 kills, --count 40 --windows 4 (~10 minutes on 2 CPUs)
+#   KILLS=5 COUNT=12 KEEP=1 scripts/crash-test-pairs.sh
+#
+# Kill moments: most kills come after a random sleep in [MIN_SLEEP, MAX_SLEEP] seconds from the start of the attempt
+# (bash's RANDOM seeded with KILL_SEED, so the schedule is the same every run) and land in start-up or mid-evaluation;
+# every WRITE_EVERY-th kill instead waits (inotifywait) for the attempt to create a part file's temporary file and
+# kills at once, aiming at the middle of a write. A kill counts as "mid-write" when it left a temporary part file
+# behind (the atomic write was cut between create and rename).
+#
+# Settings (environment): COUNT (40), WINDOWS (4), SEED (1234: the campaign), KILLS (20), KILL_SEED (7),
+# MIN_SLEEP (0.5), MAX_SLEEP (12), WRITE_EVERY (4; 0 = timer kills only), CRASH_TEST_DIR (a new
+# /tmp/nasprune-crash-test.* folder), KEEP (0: 1 keeps it), SAMPLE_ARGS (extra `nasprune sample` options).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+COUNT="${COUNT:-40}" WINDOWS="${WINDOWS:-4}" SEED="${SEED:-1234}" KILLS="${KILLS:-20}" KILL_SEED="${KILL_SEED:-7}"
+MIN_SLEEP="${MIN_SLEEP:-0.5}" MAX_SLEEP="${MAX_SLEEP:-12}" WRITE_EVERY="${WRITE_EVERY:-4}" KEEP="${KEEP:-0}"
+read -r -a EXTRA <<< "${SAMPLE_ARGS:-}"
+SAMPLE=(--count "$COUNT" --windows "$WINDOWS" --seed "$SEED" "${EXTRA[@]}")
+
+log() { echo "[crash-test $(date +%T)] $*" >&2; }
+fail() { log "FAIL: $*"; echo "FAIL"; exit 1; }
+
+if [ "$WRITE_EVERY" != 0 ] && ! command -v inotifywait >/dev/null; then
+  log "installing inotify-tools (apt)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends inotify-tools >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends inotify-tools >/dev/null; }
+fi
+
+# One build up front; every attempt then runs the DLL directly, so the SIGKILL hits the CLI process itself.
+if [ -z "${NASPRUNE:-}" ]; then
+  source "$ROOT/scripts/ensure-dotnet.sh"
+  log "building the CLI (Release)"
+  nice -n 10 dotnet build "$ROOT/src/Cli/NasPrune.Cli.csproj" -c Release -nologo -v q -clp:ErrorsOnly >&2
+  NASPRUNE="dotnet $ROOT/src/Cli/bin/Release/net10.0/nasprune.dll"
+fi
+read -r -a CLI <<< "$NASPRUNE"
+
+WORK="${CRASH_TEST_DIR:-$(mktemp -d /tmp/nasprune-crash-test.XXXXXX)}"
+mkdir -p "$WORK"; WORK="$(cd "$WORK" && pwd)"
+REF="$WORK/reference" CRASH="$WORK/crashed" LOGS="$WORK/logs"
+[ ! -e "$REF" ] && [ ! -e "$CRASH" ] || fail "$WORK already holds a run; use a fresh CRASH_TEST_DIR"
+mkdir -p "$LOGS"
+cleanup() { if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi; }
+trap cleanup EXIT
+cd "$ROOT"
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+part_files() { find "$1" -name 'part-*.parquet' 2>/dev/null | wc -l; }
+temp_files() { find "$1" -name '.*.tmp' 2>/dev/null | wc -l; }
+# Rows in a pairs directory, counted by the CLI (its JSON has a row count); "?" when it cannot read them.
+row_count() { "${CLI[@]}" pairs list "$1" --json 2>/dev/null | jq -r '.rows // .row_count // .total_rows // (.files // [] | map(.rows) | add) // "?"' 2>/dev/null || echo "?"; }
+
+# --- 1. The uninterrupted reference ----------------------------------------------------------------------------------
+log "reference: sample --out $REF ${SAMPLE[*]}"
+t0=$(now)
+"${CLI[@]}" sample --out "$REF" "${SAMPLE[@]}" >"$LOGS/reference.out" 2>&1 || { tail -n 20 "$LOGS/reference.out" >&2; fail "the reference run failed"; }
+t_ref=$(since "$t0")
+log "reference done in ${t_ref}s"
+
+# --- 2. Kill, resume, kill, ... ---------------------------------------------------------------------------------------
+RANDOM="$KILL_SEED"
+kills=0 timer_kills=0 write_aimed=0 mid_write=0 before_first_row=0 after_rows=0 finished_early=0
+t0=$(now)
+for k in $(seq 1 "$KILLS"); do
+  temps_before=$(temp_files "$CRASH") parts_before=$(part_files "$CRASH")
+  mode=timer
+  [ "$WRITE_EVERY" != 0 ] && [ $((k % WRITE_EVERY)) = 0 ] && mode=write
+  # Draw the sleep every time, so the schedule of timer kills does not depend on the write-aimed ones.
+  draw=$(( (RANDOM * 32768 + RANDOM) % 1000001 ))
+  sleep_s=$(awk -v a="$MIN_SLEEP" -v b="$MAX_SLEEP" -v d="$draw" 'BEGIN { printf "%.3f", a + (b - a) * d / 1000000 }')
+  if [ "$mode" = write ]; then
+    # The watch must be in place before the CLI starts, or the first write could be missed.
+    inotifywait -q -r -t "$(awk -v b="$MAX_SLEEP" 'BEGIN { printf "%d", b * 4 + 1 }')" -e create --format '%w%f' \
+      --include '/crashed/.*part-[0-9]+\.parquet\.[0-9a-f]+\.tmp$' "$WORK" >"$LOGS/watch-$k.txt" 2>/dev/null &
+    watcher=$!
+    sleep 0.3
+  fi
+  "${CLI[@]}" sample --out "$CRASH" --resume "${SAMPLE[@]}" >"$LOGS/attempt-$k.out" 2>&1 &
+  pid=$!
+  if [ "$mode" = write ]; then wait "$watcher" || true; else sleep "$sleep_s"; fi
+  if kill -9 "$pid" 2>/dev/null; then
+    wait "$pid" 2>/dev/null || true
+    kills=$((kills + 1))
+    [ "$mode" = write ] && write_aimed=$((write_aimed + 1)) || timer_kills=$((timer_kills + 1))
+    temps_after=$(temp_files "$CRASH") parts_after=$(part_files "$CRASH")
+    where=""
+    if [ "$temps_after" -gt "$temps_before" ]; then mid_write=$((mid_write + 1)); where="mid-write"; fi
+    # A new part file or a grown row count means this attempt got past start-up; rows are counted only at the end,
+    # so "before its first row" is judged by part files: a kill while rewriting an existing part counts as after.
+    if [ "$parts_after" -gt "$parts_before" ] || [ -n "$where" ] || [ -s "$LOGS/watch-$k.txt" ]; then
+      after_rows=$((after_rows + 1)); where="${where:-after-first-row}"
+    else
+      before_first_row=$((before_first_row + 1)); where="start-up-or-first-evaluation"
+    fi
+    log "kill $k ($mode$([ "$mode" = timer ] && echo " ${sleep_s}s")): $where; part files $parts_after, temp files left $temps_after"
+  else
+    wait "$pid" && rc=0 || rc=$?
+    [ "$rc" = 0 ] || { tail -n 20 "$LOGS/attempt-$k.out" >&2; fail "attempt $k exited $rc without being killed"; }
+    finished_early=$((finished_early + 1))
+    log "attempt $k ($mode) finished before the kill"
+  fi
+done
+t_kills=$(since "$t0")
+
+# --- 3. The final run, then one more resume that must add nothing -------------------------------------------------
+log "final run: sample --out $CRASH --resume ${SAMPLE[*]}"
+"${CLI[@]}" sample --out "$CRASH" --resume "${SAMPLE[@]}" >"$LOGS/final.out" 2>&1 || { tail -n 20 "$LOGS/final.out" >&2; fail "the final resumed run failed"; }
+t_total=$(since "$t0")
+snapshot() { find "$CRASH" -name 'part-*.parquet' -printf '%P %s\n' | sort | sha256sum; }
+before="$(snapshot)"
+"${CLI[@]}" sample --out "$CRASH" --resume "${SAMPLE[@]}" >"$LOGS/extra-resume.out" 2>&1 || { tail -n 20 "$LOGS/extra-resume.out" >&2; fail "a resume of the finished campaign failed"; }
+[ "$(snapshot)" = "$before" ] || fail "a resume of the finished campaign changed the part files"
+
+# --- 4. Checks --------------------------------------------------------------------------------------------------------
+ok=1
+"${CLI[@]}" pairs validate "$CRASH" >"$LOGS/validate.out" 2>&1 || { cat "$LOGS/validate.out" >&2; log "pairs validate failed"; ok=0; }
+"${CLI[@]}" pairs validate "$REF" >"$LOGS/validate-ref.out" 2>&1 || { cat "$LOGS/validate-ref.out" >&2; log "pairs validate (reference) failed"; ok=0; }
+"${CLI[@]}" pairs compare "$CRASH" "$REF" >"$LOGS/compare.out" 2>&1 || { cat "$LOGS/compare.out" >&2; log "pairs compare: crashed and reference differ"; ok=0; }
+rows=$(row_count "$CRASH") rows_ref=$(row_count "$REF")
+# Duplicates, counted here too rather than trusting one tool: merge to one file, then every arch id once.
+"${CLI[@]}" pairs merge "$CRASH" --out "$WORK/merged.parquet" >"$LOGS/merge.out" 2>&1 || { cat "$LOGS/merge.out" >&2; log "pairs merge failed"; ok=0; }
+dups=$("${CLI[@]}" pairs list "$CRASH" --json 2>/dev/null | jq -r '.duplicate_ids // .duplicates // "?"' 2>/dev/null || echo "?")
+[ "$rows" = "$COUNT" ] || { log "rows $rows, expected $COUNT"; ok=0; }
+[ "$rows_ref" = "$COUNT" ] || { log "reference rows $rows_ref, expected $COUNT"; ok=0; }
+[ "$dups" = 0 ] || [ "$dups" = "?" ] || { log "$dups duplicated ids"; ok=0; }
+leftover=$(temp_files "$CRASH")
+
+cat <<EOF
+crash test: count $COUNT, windows $WINDOWS, seed $SEED, kill seed $KILL_SEED, sleeps ${MIN_SLEEP}-${MAX_SLEEP}s
+  kills:            $kills of $KILLS attempts ($timer_kills timer, $write_aimed aimed at a write; $finished_early attempts finished before their kill)
+  landed:           $before_first_row before the attempt's first new part file, $after_rows after; $mid_write mid-write (left a temp part file)
+  rows:             $rows (reference $rows_ref, expected $COUNT), duplicated ids: $dups
+  temp files left:  $leftover (hidden .*.tmp, ignored by readers)
+  time:             reference ${t_ref}s; kill/resume phase ${t_kills}s; through the final run ${t_total}s
+EOF
+[ "$ok" = 1 ] || fail "see above"
+echo "PASS"
