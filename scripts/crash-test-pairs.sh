@@ -54,8 +54,8 @@ cd "$ROOT"
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-part_files() { find "$1" -name 'part-*.parquet' 2>/dev/null | wc -l; }
-temp_files() { find "$1" -name '.*.tmp' 2>/dev/null | wc -l; }
+part_files() { { find "$1" -name 'part-*.parquet' 2>/dev/null || true; } | wc -l; }
+temp_files() { { find "$1" -name '.*.tmp' 2>/dev/null || true; } | wc -l; }
 # Rows in a pairs directory, counted by the CLI (its JSON has a row count); "?" when it cannot read them.
 row_count() { "${CLI[@]}" pairs list "$1" --json 2>/dev/null | jq -r '.rows // .row_count // .total_rows // (.files // [] | map(.rows) | add) // "?"' 2>/dev/null || echo "?"; }
 

@@ -131,7 +131,7 @@ JOB="${JOB%%;*}"
 log "submitted array job $JOB ($WORKERS tasks): sample --out $ARRAY_OUT ${SAMPLE[*]}"
 
 task_state() { scontrol -o show job "${JOB}_$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | head -n1 | cut -d= -f2; }
-rows_in() { find "$1" -name 'part-*.parquet' 2>/dev/null | wc -l; }
+rows_in() { { find "$1" -name 'part-*.parquet' 2>/dev/null || true; } | wc -l; }
 
 requeued=0
 if [ "$REQUEUE" = 1 ] && [ "$WORKERS" -ge 2 ]; then
