@@ -27,11 +27,12 @@ SAMPLE=(--count "$COUNT" --windows "$WINDOWS" --seed "$SEED" "${EXTRA[@]}")
 log() { echo "[crash-test $(date +%T)] $*" >&2; }
 fail() { log "FAIL: $*"; echo "FAIL"; exit 1; }
 
-if [ "$WRITE_EVERY" != 0 ] && ! command -v inotifywait >/dev/null; then
-  log "installing inotify-tools (apt)"
+if ! command -v inotifywait >/dev/null || ! command -v jq >/dev/null; then
+  log "installing inotify-tools and jq (apt)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends inotify-tools >/dev/null \
-    || { $SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends inotify-tools >/dev/null; }
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -q --no-install-recommends inotify-tools jq >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends inotify-tools jq >/dev/null; }
 fi
 
 # One build up front; every attempt then runs the DLL directly, so the SIGKILL hits the CLI process itself.
@@ -56,8 +57,9 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 part_files() { { find "$1" -name 'part-*.parquet' 2>/dev/null || true; } | wc -l; }
 temp_files() { { find "$1" -name '.*.tmp' 2>/dev/null || true; } | wc -l; }
-# Rows in a pairs directory, counted by the CLI (its JSON has a row count); "?" when it cannot read them.
-row_count() { "${CLI[@]}" pairs list "$1" --json 2>/dev/null | jq -r '.rows // .row_count // .total_rows // (.files // [] | map(.rows) | add) // "?"' 2>/dev/null || echo "?"; }
+# Rows and duplicated ids in a pairs directory, as the CLI counts them (`pairs list --json`); "?" when unreadable.
+row_count() { "${CLI[@]}" pairs list "$1" --json 2>/dev/null | jq -r '.rows' 2>/dev/null || echo "?"; }
+dup_count() { "${CLI[@]}" pairs list "$1" --json 2>/dev/null | jq -r '.rows - .distinct_architectures' 2>/dev/null || echo "?"; }
 
 # --- 1. The uninterrupted reference ----------------------------------------------------------------------------------
 log "reference: sample --out $REF ${SAMPLE[*]}"
@@ -126,19 +128,20 @@ ok=1
 "${CLI[@]}" pairs validate "$REF" >"$LOGS/validate-ref.out" 2>&1 || { cat "$LOGS/validate-ref.out" >&2; log "pairs validate (reference) failed"; ok=0; }
 "${CLI[@]}" pairs compare "$CRASH" "$REF" >"$LOGS/compare.out" 2>&1 || { cat "$LOGS/compare.out" >&2; log "pairs compare: crashed and reference differ"; ok=0; }
 rows=$(row_count "$CRASH") rows_ref=$(row_count "$REF")
-# Duplicates, counted here too rather than trusting one tool: merge to one file, then every arch id once.
-"${CLI[@]}" pairs merge "$CRASH" --out "$WORK/merged.parquet" >"$LOGS/merge.out" 2>&1 || { cat "$LOGS/merge.out" >&2; log "pairs merge failed"; ok=0; }
-dups=$("${CLI[@]}" pairs list "$CRASH" --json 2>/dev/null | jq -r '.duplicate_ids // .duplicates // "?"' 2>/dev/null || echo "?")
+# Duplicates twice over: rows minus distinct ids, and what `pairs merge` drops when it deduplicates.
+dups=$(dup_count "$CRASH")
+"${CLI[@]}" pairs merge "$CRASH" --out "$WORK/merged.parquet" --json >"$LOGS/merge.out" 2>"$LOGS/merge.err" || { cat "$LOGS/merge.err" >&2; log "pairs merge failed"; ok=0; }
+merge_dups=$(jq -r '.duplicates' "$LOGS/merge.out" 2>/dev/null || echo "?")
 [ "$rows" = "$COUNT" ] || { log "rows $rows, expected $COUNT"; ok=0; }
 [ "$rows_ref" = "$COUNT" ] || { log "reference rows $rows_ref, expected $COUNT"; ok=0; }
-[ "$dups" = 0 ] || [ "$dups" = "?" ] || { log "$dups duplicated ids"; ok=0; }
+[ "$dups" = 0 ] && [ "$merge_dups" = 0 ] || { log "duplicated ids: $dups (merge drops $merge_dups) (rows - distinct), $merge_dups (dropped by merge)"; ok=0; }
 leftover=$(temp_files "$CRASH")
 
 cat <<EOF
 crash test: count $COUNT, windows $WINDOWS, seed $SEED, kill seed $KILL_SEED, sleeps ${MIN_SLEEP}-${MAX_SLEEP}s
   kills:            $kills of $KILLS attempts ($timer_kills timer, $write_aimed aimed at a write; $finished_early attempts finished before their kill)
   landed:           $before_first_row before the attempt's first new part file, $after_rows after; $mid_write mid-write (left a temp part file)
-  rows:             $rows (reference $rows_ref, expected $COUNT), duplicated ids: $dups
+  rows:             $rows (reference $rows_ref, expected $COUNT), duplicated ids: $dups (merge drops $merge_dups)
   temp files left:  $leftover (hidden .*.tmp, ignored by readers)
   time:             reference ${t_ref}s; kill/resume phase ${t_kills}s; through the final run ${t_total}s
 EOF

@@ -27,13 +27,14 @@ SAMPLE=(--count "$COUNT" --windows "$WINDOWS" --seed "$SEED" "${EXTRA[@]}")
 log() { echo "[slurm-local-test $(date +%T)] $*" >&2; }
 fail() { log "FAIL: $*"; echo "FAIL"; exit 1; }
 
-# --- 1. Slurm and munge from Debian's packages --------------------------------------------------------------------
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
-  log "installing slurm-wlm and munge (apt)"
+# --- 1. Slurm, munge (and jq) from Debian's packages-----------------------------------------------------------------
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null \
+   || ! command -v jq >/dev/null; then
+  log "installing slurm-wlm, munge and jq (apt)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -q --no-install-recommends slurm-wlm munge >/dev/null \
-    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends slurm-wlm munge >/dev/null; }
+  $SUDO apt-get install -y -q --no-install-recommends slurm-wlm munge jq >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends slurm-wlm munge jq >/dev/null; }
 fi
 # The daemons here run as root (SlurmUser=root), as in a container; a non-root user would need a real installation.
 [ "$(id -u)" -eq 0 ] || fail "run as root: this script starts slurmctld/slurmd/munged itself"
@@ -192,7 +193,9 @@ log "single worker done in ${t_single}s"
 "${CLI[@]}" pairs validate "$ARRAY_OUT" >&2 || fail "pairs validate $ARRAY_OUT"
 "${CLI[@]}" pairs validate "$SINGLE_OUT" >&2 || fail "pairs validate $SINGLE_OUT"
 "${CLI[@]}" pairs compare "$ARRAY_OUT" "$SINGLE_OUT" >&2 || fail "pairs compare: the array and the single worker differ"
-rows_array=$("${CLI[@]}" pairs list "$ARRAY_OUT" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("rows", d.get("count", "?")) if isinstance(d, dict) else len(d))' 2>/dev/null || echo "?")
+rows_array=$("${CLI[@]}" pairs list "$ARRAY_OUT" --json | jq -r '.rows')
+distinct_array=$("${CLI[@]}" pairs list "$ARRAY_OUT" --json | jq -r '.distinct_architectures')
+[ "$rows_array" = "$COUNT" ] && [ "$distinct_array" = "$COUNT" ] || fail "the array wrote $rows_array rows ($distinct_array distinct), expected $COUNT"
 
 log "workers $WORKERS, count $COUNT, windows $WINDOWS, seed $SEED, requeued $requeued, array ${t_array}s, single ${t_single}s, rows $rows_array"
 echo "PASS"
