@@ -27,7 +27,7 @@ SAMPLE=(--count "$COUNT" --windows "$WINDOWS" --seed "$SEED" "${EXTRA[@]}")
 log() { echo "[slurm-local-test $(date +%T)] $*" >&2; }
 fail() { log "FAIL: $*"; echo "FAIL"; exit 1; }
 
-# --- 1. Slurm, munge (and jq) from Debian's packages-----------------------------------------------------------------
+# --- 1. Slurm, munge (and jq) from Debian's packages ------------------------------------------------------------
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null \
    || ! command -v jq >/dev/null; then
   log "installing slurm-wlm, munge and jq (apt)"
