@@ -14,6 +14,8 @@ var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models 
     PruneCommand.Create(),
     PruneCommand.CreateExport(),
     PruneSweepCommand.Create(),
+    SampleCommand.Create(),
+    PairsCommand.Create(),
     BenchCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using NasPrune.Common;
 
 namespace NasPrune.Search;
@@ -20,6 +21,24 @@ public sealed record BudgetBand(double MinKept, double MaxKept)
 /// </summary>
 public sealed record LayerBounds(double[] HeadMin, double[] HeadMax, double[] FfnMin, double[] FfnMax)
 {
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
+
+    /// <summary>Reads <c>{"head_min": [...], "head_max": [...], "ffn_min": [...], "ffn_max": [...]}</c> (keep ratios per layer).</summary>
+    public static LayerBounds Load(string path, int layers)
+    {
+        if (!File.Exists(path)) throw new UserError($"{path}: bounds file not found");
+        LayerBounds? bounds;
+        try { bounds = JsonSerializer.Deserialize<LayerBounds>(File.ReadAllText(path), Json); }
+        catch (JsonException e) { throw new UserError($"{path}: malformed bounds file ({e.Message})"); }
+        if (bounds is null || bounds.HeadMin is null || bounds.HeadMax is null || bounds.FfnMin is null || bounds.FfnMax is null)
+            throw new UserError($"{path}: a bounds file needs head_min, head_max, ffn_min and ffn_max");
+        try { bounds.Validate(layers); }
+        catch (UserError e) { throw new UserError($"{path}: {e.Message}"); }
+        return bounds;
+    }
+
     public static LayerBounds Full(int layers) => new(new double[layers], Enumerable.Repeat(1.0, layers).ToArray(),
         new double[layers], Enumerable.Repeat(1.0, layers).ToArray());
 
@@ -47,8 +66,12 @@ public sealed record LayerBounds(double[] HeadMin, double[] HeadMax, double[] Ff
     }
 }
 
+/// <summary>What a budget band measures: the kept share of parameters, or of forward FLOPs per token.</summary>
+public enum BudgetMetric { Params, Flops }
+
 /// <summary>How candidates are drawn (defaults: the pairs stage's).</summary>
-public sealed record SamplerOptions(BudgetBand Band, int Count, long Seed = 1234, LayerBounds? Bounds = null, int MaxAttemptsPerCandidate = 50);
+public sealed record SamplerOptions(BudgetBand Band, int Count, long Seed = 1234, LayerBounds? Bounds = null, int MaxAttemptsPerCandidate = 50,
+    BudgetMetric Metric = BudgetMetric.Params);
 
 /// <summary>
 /// Draws distinct sub-architectures whose kept parameter share lies in a budget band: a target share uniform in
@@ -73,7 +96,7 @@ public sealed class ArchitectureSampler(PruningSpace space)
 
         bool Accept(Architecture a)
         {
-            if (!o.Band.Contains(a.ParamRatio(config)) || !bounds.Contains(a, config, space) || !seen.Add(a.Id)) return false;
+            if (!o.Band.Contains(KeptShare(a, o.Metric)) || !bounds.Contains(a, config, space) || !seen.Add(a.Id)) return false;
             result.Add(a);
             return true;
         }
@@ -81,27 +104,54 @@ public sealed class ArchitectureSampler(PruningSpace space)
         foreach (double kept in new[] { o.Band.MaxKept, (o.Band.MinKept + o.Band.MaxKept) / 2 }.Distinct())
         {
             if (result.Count >= o.Count) break;
-            Accept(UniformKeeping(kept, bounds));
+            Accept(UniformKeeping(kept, bounds, o.Metric));
         }
         for (int attempts = 0; result.Count < o.Count && attempts < o.Count * o.MaxAttemptsPerCandidate; attempts++)
         {
             double kept = o.Band.MinKept + (o.Band.MaxKept - o.Band.MinKept) * random.NextDouble();
             var heads = Enumerable.Range(0, space.LayerCount).Select(i => Draw(random, bounds.HeadMin[i], bounds.HeadMax[i])).ToArray();
             var ffn = Enumerable.Range(0, space.LayerCount).Select(i => Draw(random, bounds.FfnMin[i], bounds.FfnMax[i])).ToArray();
-            Accept(space.Project(heads, ffn, Target(kept)));
+            Accept(Project(heads, ffn, kept, o.Metric));
         }
         return result;
     }
 
+    /// <summary>The kept share of the base model's parameters or of its forward FLOPs per token (at the context length).</summary>
+    public double KeptShare(Architecture a, BudgetMetric metric) => metric == BudgetMetric.Params
+        ? a.ParamRatio(space.Base)
+        : a.ForwardFlopsPerToken(space.Base, SeqLen) / space.Base.ForwardFlopsPerToken(SeqLen);
+
+    int SeqLen => space.Base.MaxPositionEmbeddings;
+
     long Target(double kept) => (long)Math.Floor(kept * space.Base.TotalParams);
 
+    /// <summary>
+    /// Projection onto a kept share. Projection fills a parameter target; for a FLOP share the parameter target is
+    /// corrected a few times by the FLOP share it produced (FLOPs and parameters of a layer move together, the
+    /// embeddings and attention's sequence term do not, so the ratio between them drifts slightly with the shape).
+    /// </summary>
+    Architecture Project(double[] heads, double[] ffn, double kept, BudgetMetric metric)
+    {
+        var a = space.Project(heads, ffn, Target(kept));
+        if (metric == BudgetMetric.Params) return a;
+        double paramShare = kept;
+        for (int i = 0; i < 4; i++)
+        {
+            double flops = KeptShare(a, BudgetMetric.Flops);
+            if (flops <= 0 || Math.Abs(flops - kept) < 1e-3) break;
+            paramShare = Math.Clamp(paramShare * kept / flops, 1e-3, 1 - 1e-9);
+            a = space.Project(heads, ffn, Target(paramShare));
+        }
+        return a;
+    }
+
     /// <summary>The same ratio in every layer projected onto a kept share; within bounds, the bounds' upper edges scaled.</summary>
-    Architecture UniformKeeping(double kept, LayerBounds bounds)
+    Architecture UniformKeeping(double kept, LayerBounds bounds, BudgetMetric metric)
     {
         var ones = Enumerable.Repeat(1.0, space.LayerCount).ToArray();
-        var uniform = space.Project(ones, ones, Target(kept));
+        var uniform = Project(ones, ones, kept, metric);
         return bounds.Contains(uniform, space.Base, space) ? uniform
-            : space.Project(bounds.HeadMax, bounds.FfnMax, Target(kept));
+            : Project(bounds.HeadMax, bounds.FfnMax, kept, metric);
     }
 
     static double Draw(Random random, double min, double max) => min + (max - min) * random.NextDouble();

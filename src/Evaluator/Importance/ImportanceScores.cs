@@ -27,6 +27,12 @@ public sealed record ImportanceScores(
         Enumerable.Range(0, Heads[layer].Length / groupSize)
             .Select(g => Heads[layer].Skip(g * groupSize).Take(groupSize).Sum()).ToArray();
 
+    /// <summary>
+    /// The scores as the predictor's zero-cost proxies read them. Meaningful for reordered scores (what a
+    /// <see cref="Pruning.PreparedModel"/> holds), where a candidate keeps a prefix of each layer.
+    /// </summary>
+    public ImportanceProfile ToProfile(int groupSize) => new(Criterion, ModelHash, groupSize, Heads, Channels, Layers);
+
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");

@@ -1,0 +1,149 @@
+using System.CommandLine;
+using NasPrune.Common;
+using NasPrune.Common.Pairs;
+using NasPrune.Evaluator.Importance;
+using NasPrune.Evaluator.Pairs;
+using NasPrune.Evaluator.Pruning;
+using NasPrune.Evaluator.Runtime;
+using NasPrune.Search;
+
+namespace NasPrune.Cli.Commands;
+
+/// <summary>
+/// <c>nasprune sample</c>: the pairs stage. Draws a seeded stream of candidates in a budget band (optionally inside
+/// shrunken bounds), evaluates this worker's share of it on validation windows and appends one Parquet row per
+/// candidate to <c>&lt;out&gt;/shard-i-of-N/</c>. Crash-safe and resumable; N workers with the same seed produce the
+/// pairs one worker would.
+/// </summary>
+public static class SampleCommand
+{
+    /// <summary>What makes pairs comparable; stored in &lt;out&gt;/sample.json, and a resumed or parallel run must match it.</summary>
+    public sealed record SampleSettings(
+        string BaseModel, string Criterion, CalibrationSettings Calibration, double MinKept, double MaxKept, string BudgetMetric,
+        string? Bounds, long Seed, int Windows, long WindowSeed, IReadOnlyList<string> Tasks, string? ZeroShotTask, int? ZeroShotItems,
+        int SeqLen, string NasPruneVersion);
+
+    public sealed record SampleResult(string Out, string ModelHash, int Count, PairRunSummary Run, double PairsPerHour,
+        double OutsideForwardShare, double SetupSeconds, int RowsInDirectory);
+
+    public const string SettingsFile = "sample.json";
+
+    public static Command Create()
+    {
+        var output = new Option<string>("--out") { Description = "pairs directory (rows go to <out>/shard-<i>-of-<N>/part-<k>.parquet)", Required = true };
+        var model = CliOptions.Model();
+        var criterion = new Option<string>("--criterion")
+        {
+            Description = $"importance criterion that orders heads and channels ({string.Join(", ", ImportanceCriteria.Names)})",
+            DefaultValueFactory = _ => "activation",
+        };
+        var count = new Option<int>("--count") { Description = "candidates in the seeded stream (all workers together)", DefaultValueFactory = _ => 400 };
+        var minKept = new Option<double>("--min-kept") { Description = "lower edge of the budget band (kept share)", DefaultValueFactory = _ => 0.75 };
+        var maxKept = new Option<double>("--max-kept") { Description = "upper edge of the budget band (kept share)", DefaultValueFactory = _ => 0.85 };
+        var metric = new Option<string>("--budget-metric") { Description = "what the band measures: params or flops", DefaultValueFactory = _ => "params" };
+        var bounds = new Option<string?>("--bounds") { Description = "per-layer keep-ratio bounds (JSON: head_min, head_max, ffn_min, ffn_max), e.g. a shrunken space" };
+        var windows = new Option<int>("--windows") { Description = "validation windows per task (a fixed seeded subset)", DefaultValueFactory = _ => 64 };
+        var windowSeed = new Option<long>("--window-seed") { Description = "seed of the window subset", DefaultValueFactory = _ => 1234 };
+        var tasks = new Option<string[]>("--tasks")
+        {
+            Description = "perplexity tasks on their validation splits (wikitext2 first)", DefaultValueFactory = _ => ["wikitext2"], AllowMultipleArgumentsPerToken = true,
+        };
+        var zeroShot = new Option<string?>("--zeroshot") { Description = "also score one zero-shot task (its last --zeroshot-items items)" };
+        var zeroShotItems = new Option<int>("--zeroshot-items") { Description = "items of the zero-shot task used for pairs", DefaultValueFactory = _ => 200 };
+        var calibrationSeed = new Option<long>("--calibration-seed") { Description = "seed of the importance calibration windows", DefaultValueFactory = _ => 1234 };
+        var shard = new Option<string>("--shard") { Description = "this worker's share i/N of the stream (e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)", DefaultValueFactory = _ => "0/1" };
+        var resume = new Option<bool>("--resume") { Description = "continue a pairs directory: skip architectures already evaluated" };
+        var rowsPerPart = new Option<int>("--rows-per-part") { Description = "rows per Parquet part file", DefaultValueFactory = _ => 64 };
+        var batchSize = new Option<int>("--batch-size") { Description = "windows per forward", DefaultValueFactory = _ => 8 };
+        var seed = CliOptions.Seed();
+        var device = CliOptions.Device();
+        var json = CliOptions.Json();
+        var data = CliOptions.Data();
+        var command = new Command("sample", "Sample architectures in a budget band and write architecture–accuracy pairs (Parquet; resumable, shardable)")
+        {
+            output, model, criterion, count, minKept, maxKept, metric, bounds, windows, windowSeed, tasks, zeroShot, zeroShotItems,
+            calibrationSeed, shard, resume, rowsPerPart, batchSize, seed, device, json, data,
+        };
+        command.SetAction(parse =>
+        {
+            var setup = System.Diagnostics.Stopwatch.StartNew();
+            string dataDir = DataDirectory.Resolve(parse.GetValue(data));
+            string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(dataDir);
+            string outDir = Path.GetFullPath(parse.GetValue(output)!);
+            var worker = ShardSpec.Parse(parse.GetValue(shard)!);
+            var band = new BudgetBand(parse.GetValue(minKept), parse.GetValue(maxKept));
+            band.Validate();
+            var budgetMetric = parse.GetValue(metric) switch
+            {
+                "params" => BudgetMetric.Params,
+                "flops" => BudgetMetric.Flops,
+                var m => throw new UserError($"--budget-metric '{m}': expected params or flops"),
+            };
+            int n = parse.GetValue(count), parts = parse.GetValue(rowsPerPart), batch = parse.GetValue(batchSize);
+            if (n <= 0) throw new UserError($"--count {n}: must be positive");
+            if (parts <= 0) throw new UserError($"--rows-per-part {parts}: must be positive");
+            if (batch <= 0) throw new UserError($"--batch-size {batch}: must be positive");
+            var taskNames = parse.GetValue(tasks)!.Select(t => t.ToLowerInvariant()).ToList();
+            bool isResume = parse.GetValue(resume);
+            // Refuse before any work: an existing pairs directory is continued only on request, never overwritten.
+            if (!isResume && Directory.Exists(outDir) && PairStore.Files(outDir).Count > 0)
+                throw new UserError($"{outDir}: already holds pairs; pass --resume to continue it, or choose another --out");
+
+            var settingsPath = Path.Combine(outDir, SettingsFile);
+            var calibration = new CalibrationSettings(Seed: parse.GetValue(calibrationSeed));
+            var dev = DeviceChoice.Resolve(parse.GetValue(device));
+            using var prepared = PreparedModel.Prepare(modelDir, dataDir, parse.GetValue(criterion)!, calibration, dev, log: Output.Log);
+            string? boundsPath = parse.GetValue(bounds);
+            var layerBounds = boundsPath is null ? null : LayerBounds.Load(boundsPath, prepared.Space.LayerCount);
+            var evaluation = new PairEvaluationSettings(taskNames, parse.GetValue(windows), parse.GetValue(windowSeed), batch,
+                parse.GetValue(zeroShot), parse.GetValue(zeroShotItems));
+            var evaluator = new PairEvaluator(prepared, evaluation);
+            var settings = new SampleSettings(prepared.ModelHash, prepared.Scores.Criterion, calibration, band.MinKept, band.MaxKept,
+                budgetMetric.ToString().ToLowerInvariant(), boundsPath is null ? null : File.ReadAllText(boundsPath).Trim(), parse.GetValue(seed),
+                evaluation.Windows, evaluation.WindowSeed, taskNames, evaluation.ZeroShotTask, evaluation.ZeroShotTask is null ? null : evaluation.ZeroShotItems,
+                prepared.Model.Config.MaxPositionEmbeddings, PairEvaluator.Version);
+            CheckOrWriteSettings(settingsPath, settings);
+            prepared.Scores.ToProfile(prepared.Model.Config.GroupSize).Save(Path.Combine(outDir, ImportanceProfile.FileName));
+
+            var stream = new ArchitectureSampler(prepared.Space).Sample(new SamplerOptions(band, n, settings.Seed, layerBounds, Metric: budgetMetric));
+            if (stream.Count < n)
+                Output.Log($"the band and bounds hold only {stream.Count} distinct architectures found in {n * 50} draws; sampling those");
+            var runner = new PairRunner(evaluator, outDir, worker, parts);
+            int owned = Enumerable.Range(0, stream.Count).Count(worker.Owns);
+            setup.Stop();
+            var summary = Output.WithProgress($"pairs {worker}", owned, progress => runner.Run(stream, settings.Seed, progress: progress));
+            int rows = PairStore.ReadDirectory(outDir).Sum(f => f.Rows.Count);
+            var result = new SampleResult(outDir, prepared.ModelHash, stream.Count, summary, summary.PairsPerHour, summary.OutsideForwardShare,
+                setup.Elapsed.TotalSeconds, rows);
+            if (parse.GetValue(json)) { Output.WriteJson(result); return 0; }
+            Console.WriteLine($"shard {worker}: {summary.Evaluated} evaluated, {summary.AlreadyPresent} already present, of {summary.Owned} owned " +
+                              $"({stream.Count} in the stream); {rows} rows in {outDir}");
+            Console.WriteLine($"{summary.PairsPerHour:F0} pairs/hour; {summary.OutsideForwardShare:P1} of the loop's wall time outside the forward pass; " +
+                              $"setup (load, importance, tokenize, sample) {setup.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return command;
+    }
+
+    static void CheckOrWriteSettings(string path, SampleSettings settings)
+    {
+        string text = Output.ToJson(settings);
+        if (File.Exists(path))
+        {
+            var existing = File.ReadAllText(path).Trim();
+            if (existing != text.Trim())
+                throw new UserError($"{path}: this pairs directory was sampled with other settings ({FirstDifference(existing, text)}); use another --out");
+            return;
+        }
+        AtomicFile.WriteAllText(path, text + "\n");
+    }
+
+    static string FirstDifference(string a, string b)
+    {
+        var left = a.Split('\n').Select(l => l.Trim()).ToArray();
+        var right = b.Split('\n').Select(l => l.Trim()).ToArray();
+        for (int i = 0; i < Math.Min(left.Length, right.Length); i++)
+            if (left[i] != right[i]) return $"stored {left[i].TrimEnd(',')}, now {right[i].TrimEnd(',')}";
+        return "different length";
+    }
+}
