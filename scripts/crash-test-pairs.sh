@@ -15,12 +15,12 @@
 # behind (the atomic write was cut between create and rename).
 #
 # Settings (environment): COUNT (40), WINDOWS (4), SEED (1234: the campaign), KILLS (20), KILL_SEED (7),
-# MIN_SLEEP (0.5), MAX_SLEEP (12), WRITE_EVERY (4; 0 = timer kills only), CRASH_TEST_DIR (a new
+# MIN_SLEEP (0.5), MAX_SLEEP (60; start-up alone takes ~35 s on 2 CPUs), WRITE_EVERY (4; 0 = timer kills only), CRASH_TEST_DIR (a new
 # /tmp/nasprune-crash-test.* folder), KEEP (0: 1 keeps it), SAMPLE_ARGS (extra `nasprune sample` options).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COUNT="${COUNT:-40}" WINDOWS="${WINDOWS:-4}" SEED="${SEED:-1234}" KILLS="${KILLS:-20}" KILL_SEED="${KILL_SEED:-7}"
-MIN_SLEEP="${MIN_SLEEP:-0.5}" MAX_SLEEP="${MAX_SLEEP:-12}" WRITE_EVERY="${WRITE_EVERY:-4}" KEEP="${KEEP:-0}"
+MIN_SLEEP="${MIN_SLEEP:-0.5}" MAX_SLEEP="${MAX_SLEEP:-60}" WRITE_EVERY="${WRITE_EVERY:-4}" KEEP="${KEEP:-0}"
 read -r -a EXTRA <<< "${SAMPLE_ARGS:-}"
 SAMPLE=(--count "$COUNT" --windows "$WINDOWS" --seed "$SEED" "${EXTRA[@]}")
 
@@ -69,46 +69,46 @@ t_ref=$(since "$t0")
 log "reference done in ${t_ref}s"
 
 # --- 2. Kill, resume, kill, ... ---------------------------------------------------------------------------------------
+# A killer runs beside each attempt: a timer (sleep, then kill -9) or a watch for the attempt's next temporary part
+# file (kill -9 the moment it appears). The attempt is the CLI process itself, so the SIGKILL hits it directly.
+stop_killer() { kill $(pgrep -P "$1" 2>/dev/null) "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 RANDOM="$KILL_SEED"
-kills=0 timer_kills=0 write_aimed=0 mid_write=0 before_first_row=0 after_rows=0 finished_early=0
+kills=0 timer_kills=0 write_aimed=0 at_startup=0 mid_eval=0 mid_write=0 finished_early=0
 t0=$(now)
 for k in $(seq 1 "$KILLS"); do
-  temps_before=$(temp_files "$CRASH") parts_before=$(part_files "$CRASH")
+  temps_before=$(temp_files "$CRASH")
   mode=timer
   [ "$WRITE_EVERY" != 0 ] && [ $((k % WRITE_EVERY)) = 0 ] && mode=write
   # Draw the sleep every time, so the schedule of timer kills does not depend on the write-aimed ones.
   draw=$(( (RANDOM * 32768 + RANDOM) % 1000001 ))
   sleep_s=$(awk -v a="$MIN_SLEEP" -v b="$MAX_SLEEP" -v d="$draw" 'BEGIN { printf "%.3f", a + (b - a) * d / 1000000 }')
-  if [ "$mode" = write ]; then
-    # The watch must be in place before the CLI starts, or the first write could be missed.
-    inotifywait -q -r -t "$(awk -v b="$MAX_SLEEP" 'BEGIN { printf "%d", b * 4 + 1 }')" -e create --format '%w%f' \
-      --include '/crashed/.*part-[0-9]+\.parquet\.[0-9a-f]+\.tmp$' "$WORK" >"$LOGS/watch-$k.txt" 2>/dev/null &
-    watcher=$!
-    sleep 0.3
-  fi
   "${CLI[@]}" sample --out "$CRASH" --resume "${SAMPLE[@]}" >"$LOGS/attempt-$k.out" 2>&1 &
   pid=$!
-  if [ "$mode" = write ]; then wait "$watcher" || true; else sleep "$sleep_s"; fi
-  if kill -9 "$pid" 2>/dev/null; then
-    wait "$pid" 2>/dev/null || true
-    kills=$((kills + 1))
-    [ "$mode" = write ] && write_aimed=$((write_aimed + 1)) || timer_kills=$((timer_kills + 1))
-    temps_after=$(temp_files "$CRASH") parts_after=$(part_files "$CRASH")
-    where=""
-    if [ "$temps_after" -gt "$temps_before" ]; then mid_write=$((mid_write + 1)); where="mid-write"; fi
-    # A new part file or a grown row count means this attempt got past start-up; rows are counted only at the end,
-    # so "before its first row" is judged by part files: a kill while rewriting an existing part counts as after.
-    if [ "$parts_after" -gt "$parts_before" ] || [ -n "$where" ] || [ -s "$LOGS/watch-$k.txt" ]; then
-      after_rows=$((after_rows + 1)); where="${where:-after-first-row}"
-    else
-      before_first_row=$((before_first_row + 1)); where="start-up-or-first-evaluation"
-    fi
-    log "kill $k ($mode$([ "$mode" = timer ] && echo " ${sleep_s}s")): $where; part files $parts_after, temp files left $temps_after"
+  if [ "$mode" = write ]; then
+    # Start-up (load, importance) takes many seconds before the first part write, so the watch is in place in time.
+    { inotifywait -q -r -t 900 -e create --format '%w%f' --include '/crashed/.*part-[0-9]+\.parquet\.[0-9a-f]+\.tmp$' "$WORK" \
+        >"$LOGS/watch-$k.txt" 2>/dev/null && kill -9 "$pid" 2>/dev/null; } &
   else
-    wait "$pid" && rc=0 || rc=$?
-    [ "$rc" = 0 ] || { tail -n 20 "$LOGS/attempt-$k.out" >&2; fail "attempt $k exited $rc without being killed"; }
+    { sleep "$sleep_s"; kill -9 "$pid" 2>/dev/null; } &
+  fi
+  killer=$!
+  { wait "$pid"; } 2>/dev/null && rc=0 || rc=$?   # (quiet: no "Killed" line from bash)
+  stop_killer "$killer"
+  if [ "$rc" = 137 ]; then
+    kills=$((kills + 1))
+    if [ "$mode" = write ]; then write_aimed=$((write_aimed + 1)); else timer_kills=$((timer_kills + 1)); fi
+    temps_after=$(temp_files "$CRASH")
+    # Where it landed: a temporary part file left behind = cut mid-write; no progress line yet = still in start-up
+    # (model load, importance, tokenizing, sampling); else between writes, i.e. mid-evaluation.
+    if [ "$temps_after" -gt "$temps_before" ]; then where=mid-write; mid_write=$((mid_write + 1))
+    elif ! grep -q '^pairs ' "$LOGS/attempt-$k.out"; then where=start-up; at_startup=$((at_startup + 1))
+    else where=mid-evaluation; mid_eval=$((mid_eval + 1)); fi
+    log "kill $k ($mode$([ "$mode" = timer ] && echo " after ${sleep_s}s")): $where; part files $(part_files "$CRASH"), temp files left $temps_after"
+  elif [ "$rc" = 0 ]; then
     finished_early=$((finished_early + 1))
-    log "attempt $k ($mode) finished before the kill"
+    log "attempt $k ($mode) finished before its kill"
+  else
+    tail -n 20 "$LOGS/attempt-$k.out" >&2; fail "attempt $k exited $rc without being killed"
   fi
 done
 t_kills=$(since "$t0")
@@ -117,7 +117,7 @@ t_kills=$(since "$t0")
 log "final run: sample --out $CRASH --resume ${SAMPLE[*]}"
 "${CLI[@]}" sample --out "$CRASH" --resume "${SAMPLE[@]}" >"$LOGS/final.out" 2>&1 || { tail -n 20 "$LOGS/final.out" >&2; fail "the final resumed run failed"; }
 t_total=$(since "$t0")
-snapshot() { find "$CRASH" -name 'part-*.parquet' -printf '%P %s\n' | sort | sha256sum; }
+snapshot() { (cd "$CRASH" && find . -name 'part-*.parquet' -exec sha256sum {} + | sort); }
 before="$(snapshot)"
 "${CLI[@]}" sample --out "$CRASH" --resume "${SAMPLE[@]}" >"$LOGS/extra-resume.out" 2>&1 || { tail -n 20 "$LOGS/extra-resume.out" >&2; fail "a resume of the finished campaign failed"; }
 [ "$(snapshot)" = "$before" ] || fail "a resume of the finished campaign changed the part files"
@@ -134,13 +134,13 @@ dups=$(dup_count "$CRASH")
 merge_dups=$(jq -r '.duplicates' "$LOGS/merge.out" 2>/dev/null || echo "?")
 [ "$rows" = "$COUNT" ] || { log "rows $rows, expected $COUNT"; ok=0; }
 [ "$rows_ref" = "$COUNT" ] || { log "reference rows $rows_ref, expected $COUNT"; ok=0; }
-[ "$dups" = 0 ] && [ "$merge_dups" = 0 ] || { log "duplicated ids: $dups (merge drops $merge_dups) (rows - distinct), $merge_dups (dropped by merge)"; ok=0; }
+[ "$dups" = 0 ] && [ "$merge_dups" = 0 ] || { log "duplicated ids: $dups (rows - distinct), $merge_dups (dropped by merge)"; ok=0; }
 leftover=$(temp_files "$CRASH")
 
 cat <<EOF
 crash test: count $COUNT, windows $WINDOWS, seed $SEED, kill seed $KILL_SEED, sleeps ${MIN_SLEEP}-${MAX_SLEEP}s
   kills:            $kills of $KILLS attempts ($timer_kills timer, $write_aimed aimed at a write; $finished_early attempts finished before their kill)
-  landed:           $before_first_row before the attempt's first new part file, $after_rows after; $mid_write mid-write (left a temp part file)
+  landed:           $at_startup in start-up, $mid_eval mid-evaluation, $mid_write mid-write (left a temporary part file)
   rows:             $rows (reference $rows_ref, expected $COUNT), duplicated ids: $dups (merge drops $merge_dups)
   temp files left:  $leftover (hidden .*.tmp, ignored by readers)
   time:             reference ${t_ref}s; kill/resume phase ${t_kills}s; through the final run ${t_total}s
