@@ -5,7 +5,7 @@
 # twice, the expected number of rows, every part file readable (`nasprune pairs validate`, which reads each file with
 # Parquet.Net and DuckDB), and one more --resume of the finished campaign adding nothing.
 #
-#   scripts/crash-test-pairs.sh                         # 20 kills, --count 40 --windows 4 (~10 minutes on 2 CPUs)
+#   scripts/crash-test-pairs.sh                         # 20 kills, --count 40 --windows 4 (~5 minutes on 2 idle CPUs)
 #   KILLS=5 COUNT=12 KEEP=1 scripts/crash-test-pairs.sh
 #
 # Kill moments: most kills come after a random sleep in [MIN_SLEEP, MAX_SLEEP] seconds from the start of the attempt
@@ -15,12 +15,12 @@
 # behind (the atomic write was cut between create and rename).
 #
 # Settings (environment): COUNT (40), WINDOWS (4), SEED (1234: the campaign), KILLS (20), KILL_SEED (7),
-# MIN_SLEEP (0.5), MAX_SLEEP (60; start-up alone takes ~35 s on 2 CPUs), WRITE_EVERY (4; 0 = timer kills only), CRASH_TEST_DIR (a new
+# MIN_SLEEP (0.5), MAX_SLEEP (12; start-up takes ~5-7 s and a pair ~1 s on 2 idle CPUs), WRITE_EVERY (4; 0 = timer kills only), CRASH_TEST_DIR (a new
 # /tmp/nasprune-crash-test.* folder), KEEP (0: 1 keeps it), SAMPLE_ARGS (extra `nasprune sample` options).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COUNT="${COUNT:-40}" WINDOWS="${WINDOWS:-4}" SEED="${SEED:-1234}" KILLS="${KILLS:-20}" KILL_SEED="${KILL_SEED:-7}"
-MIN_SLEEP="${MIN_SLEEP:-0.5}" MAX_SLEEP="${MAX_SLEEP:-60}" WRITE_EVERY="${WRITE_EVERY:-4}" KEEP="${KEEP:-0}"
+MIN_SLEEP="${MIN_SLEEP:-0.5}" MAX_SLEEP="${MAX_SLEEP:-12}" WRITE_EVERY="${WRITE_EVERY:-4}" KEEP="${KEEP:-0}"
 read -r -a EXTRA <<< "${SAMPLE_ARGS:-}"
 SAMPLE=(--count "$COUNT" --windows "$WINDOWS" --seed "$SEED" "${EXTRA[@]}")
 
