@@ -9,18 +9,20 @@
 #   KILLS=5 COUNT=12 KEEP=1 scripts/crash-test-pairs.sh
 #
 # Kill moments: most kills come after a random sleep in [MIN_SLEEP, MAX_SLEEP] seconds from the start of the attempt
-# (bash's RANDOM seeded with KILL_SEED, so the schedule is the same every run) and land in start-up or mid-evaluation;
-# every WRITE_EVERY-th kill instead waits (inotifywait) for the attempt to create a part file's temporary file and
-# kills at once, aiming at the middle of a write. A kill counts as "mid-write" when it left a temporary part file
-# behind (the atomic write was cut between create and rename).
+# (bash's RANDOM seeded with KILL_SEED: the same draws every run; MAX_SLEEP defaults to the reference run's start-up
+# plus 6 pairs, so the schedule scales with the machine's speed) and land in start-up or mid-evaluation; every
+# WRITE_EVERY-th kill instead watches (inotifywait) for the attempt's 1st, 2nd or 3rd part-file write (its temporary
+# file appearing) and kills at once, aiming at the middle of a write. A kill counts as "mid-write" when it left a
+# temporary part file behind (the atomic write was cut between create and rename).
 #
 # Settings (environment): COUNT (40), WINDOWS (4), SEED (1234: the campaign), KILLS (20), KILL_SEED (7),
-# MIN_SLEEP (0.5), MAX_SLEEP (12; start-up takes ~5-7 s and a pair ~1 s on 2 idle CPUs), WRITE_EVERY (4; 0 = timer kills only), CRASH_TEST_DIR (a new
-# /tmp/nasprune-crash-test.* folder), KEEP (0: 1 keeps it), SAMPLE_ARGS (extra `nasprune sample` options).
+# MIN_SLEEP (0.5), MAX_SLEEP (see above), WRITE_EVERY (4; 0 = timer kills only), CRASH_TEST_DIR (a new
+# /tmp/nasprune-crash-test.* folder), KEEP (0: 1 keeps it), SAMPLE_ARGS (extra `nasprune sample` options),
+# NASPRUNE (the CLI command; default: build and run the Release DLL).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COUNT="${COUNT:-40}" WINDOWS="${WINDOWS:-4}" SEED="${SEED:-1234}" KILLS="${KILLS:-20}" KILL_SEED="${KILL_SEED:-7}"
-MIN_SLEEP="${MIN_SLEEP:-0.5}" MAX_SLEEP="${MAX_SLEEP:-12}" WRITE_EVERY="${WRITE_EVERY:-4}" KEEP="${KEEP:-0}"
+MIN_SLEEP="${MIN_SLEEP:-0.5}" MAX_SLEEP="${MAX_SLEEP:-}" WRITE_EVERY="${WRITE_EVERY:-4}" KEEP="${KEEP:-0}"
 read -r -a EXTRA <<< "${SAMPLE_ARGS:-}"
 SAMPLE=(--count "$COUNT" --windows "$WINDOWS" --seed "$SEED" "${EXTRA[@]}")
 
@@ -64,9 +66,14 @@ dup_count() { "${CLI[@]}" pairs list "$1" --json 2>/dev/null | jq -r '.rows - .d
 # --- 1. The uninterrupted reference ----------------------------------------------------------------------------------
 log "reference: sample --out $REF ${SAMPLE[*]}"
 t0=$(now)
-"${CLI[@]}" sample --out "$REF" "${SAMPLE[@]}" >"$LOGS/reference.out" 2>&1 || { tail -n 20 "$LOGS/reference.out" >&2; fail "the reference run failed"; }
+"${CLI[@]}" sample --out "$REF" "${SAMPLE[@]}" --json >"$LOGS/reference.json" 2>"$LOGS/reference.out" \
+  || { tail -n 20 "$LOGS/reference.out" >&2; fail "the reference run failed"; }
 t_ref=$(since "$t0")
-log "reference done in ${t_ref}s"
+setup_s=$(jq -r '.setup_seconds' "$LOGS/reference.json") pair_s=$(jq -r '3600 / .pairs_per_hour' "$LOGS/reference.json")
+# Kill moments scale with this machine's speed: up to start-up plus ~6 pairs, so about half the timer kills land in
+# start-up and the others after a few rows, and the campaign advances through the kills instead of all at the end.
+[ -n "$MAX_SLEEP" ] || MAX_SLEEP=$(awk -v s="$setup_s" -v p="$pair_s" 'BEGIN { printf "%.1f", s + 6 * p }')
+log "reference done in ${t_ref}s (start-up ${setup_s}s, $(printf %.2f "$pair_s")s a pair); kill sleeps ${MIN_SLEEP}-${MAX_SLEEP}s"
 
 # --- 2. Kill, resume, kill, ... ---------------------------------------------------------------------------------------
 # A killer runs beside each attempt: a timer (sleep, then kill -9) or a watch for the attempt's next temporary part
@@ -85,9 +92,11 @@ for k in $(seq 1 "$KILLS"); do
   "${CLI[@]}" sample --out "$CRASH" --resume "${SAMPLE[@]}" >"$LOGS/attempt-$k.out" 2>&1 &
   pid=$!
   if [ "$mode" = write ]; then
-    # Start-up (load, importance) takes many seconds before the first part write, so the watch is in place in time.
-    { inotifywait -q -r -t 900 -e create --format '%w%f' --include '/crashed/.*part-[0-9]+\.parquet\.[0-9a-f]+\.tmp$' "$WORK" \
-        >"$LOGS/watch-$k.txt" 2>/dev/null && kill -9 "$pid" 2>/dev/null; } &
+    # Kill at the attempt's nth part write (n = 1..3 from the draw), so aimed kills also let some rows land first.
+    # Start-up (load, importance) takes seconds before the first part write, so the watch is in place in time.
+    nth=$(( draw % 3 + 1 ))
+    { inotifywait -m -q -r -t 900 -e create --format '%w%f' --include '/crashed/.*part-[0-9]+\.parquet\.[0-9a-f]+\.tmp$' "$WORK" 2>/dev/null \
+        | { for _ in $(seq 1 "$nth"); do read -r _ || exit 0; done; kill -9 "$pid" 2>/dev/null; }; } &
   else
     { sleep "$sleep_s"; kill -9 "$pid" 2>/dev/null; } &
   fi
@@ -103,7 +112,7 @@ for k in $(seq 1 "$KILLS"); do
     if [ "$temps_after" -gt "$temps_before" ]; then where=mid-write; mid_write=$((mid_write + 1))
     elif ! grep -q '^pairs ' "$LOGS/attempt-$k.out"; then where=start-up; at_startup=$((at_startup + 1))
     else where=mid-evaluation; mid_eval=$((mid_eval + 1)); fi
-    log "kill $k ($mode$([ "$mode" = timer ] && echo " after ${sleep_s}s")): $where; part files $(part_files "$CRASH"), temp files left $temps_after"
+    log "kill $k ($([ "$mode" = timer ] && echo "timer, after ${sleep_s}s" || echo "at write $nth")): $where; part files $(part_files "$CRASH"), temp files left $temps_after"
   elif [ "$rc" = 0 ]; then
     finished_early=$((finished_early + 1))
     log "attempt $k ($mode) finished before its kill"
