@@ -73,7 +73,7 @@ setup_s=$(jq -r '.setup_seconds' "$LOGS/reference.json") pair_s=$(jq -r '3600 / 
 # Kill moments scale with this machine's speed: up to start-up plus ~6 pairs, so about half the timer kills land in
 # start-up and the others after a few rows, and the campaign advances through the kills instead of all at the end.
 [ -n "$MAX_SLEEP" ] || MAX_SLEEP=$(awk -v s="$setup_s" -v p="$pair_s" 'BEGIN { printf "%.1f", s + 6 * p }')
-log "reference done in ${t_ref}s (start-up ${setup_s}s, $(printf %.2f "$pair_s")s a pair); kill sleeps ${MIN_SLEEP}-${MAX_SLEEP}s"
+log "reference done in ${t_ref}s (start-up $(printf %.1f "$setup_s")s, $(printf %.2f "$pair_s")s a pair); kill sleeps ${MIN_SLEEP}-${MAX_SLEEP}s"
 
 # --- 2. Kill, resume, kill, ... ---------------------------------------------------------------------------------------
 # A killer runs beside each attempt: a timer (sleep, then kill -9) or a watch for the attempt's next temporary part
@@ -145,13 +145,16 @@ merge_dups=$(jq -r '.duplicates' "$LOGS/merge.out" 2>/dev/null || echo "?")
 [ "$rows_ref" = "$COUNT" ] || { log "reference rows $rows_ref, expected $COUNT"; ok=0; }
 [ "$dups" = 0 ] && [ "$merge_dups" = 0 ] || { log "duplicated ids: $dups (rows - distinct), $merge_dups (dropped by merge)"; ok=0; }
 leftover=$(temp_files "$CRASH")
+leftover_sizes=$({ find "$CRASH" -name '.*.tmp' -printf '%s\n' 2>/dev/null || true; } | sort -n | paste -sd, -)
+present_at_final=$(grep -o '[0-9]* already present' "$LOGS/final.out" | cut -d' ' -f1 || echo "?")
 
 cat <<EOF
 crash test: count $COUNT, windows $WINDOWS, seed $SEED, kill seed $KILL_SEED, sleeps ${MIN_SLEEP}-${MAX_SLEEP}s
   kills:            $kills of $KILLS attempts ($timer_kills timer, $write_aimed aimed at a write; $finished_early attempts finished before their kill)
   landed:           $at_startup in start-up, $mid_eval mid-evaluation, $mid_write mid-write (left a temporary part file)
   rows:             $rows (reference $rows_ref, expected $COUNT), duplicated ids: $dups (merge drops $merge_dups)
-  temp files left:  $leftover (hidden .*.tmp, ignored by readers)
+  rows before the final run: $present_at_final (landed across the killed attempts)
+  temp files left:  $leftover, sizes ${leftover_sizes:-none} bytes (hidden .*.tmp from cut writes, ignored by readers)
   time:             reference ${t_ref}s; kill/resume phase ${t_kills}s; through the final run ${t_total}s
 EOF
 [ "$ok" = 1 ] || fail "see above"
