@@ -1,5 +1,6 @@
 using System.CommandLine;
 using NasPrune.Cli;
+using NasPrune.Cli.Campaign;
 using NasPrune.Cli.Commands;
 
 // Tables printed to a file or a pipe get room to breathe (Spectre would assume 80 columns).
@@ -16,6 +17,8 @@ var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models 
     PruneSweepCommand.Create(),
     SampleCommand.Create(),
     PairsCommand.Create(),
+    CampaignCommand.Create(),
+    ReportCommand.Create(),
     BenchCommand.Create(),
     PredictorCommand.Create(),
 };

@@ -61,7 +61,7 @@ public static class PruningBench
     static SpeedFigure Figure(string name, string mode, int batch, double fullMs, double prunedMs, double flopRatio) =>
         new(name, mode, batch, fullMs, prunedMs, fullMs / prunedMs, flopRatio, fullMs / prunedMs / flopRatio);
 
-    static double ForwardSeconds(LlamaForCausalLM model, int batch, int seq, Device device, double budget)
+    public static double ForwardSeconds(LlamaForCausalLM model, int batch, int seq, Device device, double budget)
     {
         using var scope = NewDisposeScope();
         using var _ = inference_mode();

@@ -20,7 +20,7 @@ public static class SampleCommand
     /// <summary>What makes pairs comparable; stored in &lt;out&gt;/sample.json, and a resumed or parallel run must match it.</summary>
     public sealed record SampleSettings(
         string BaseModel, string Criterion, CalibrationSettings Calibration, double MinKept, double MaxKept, string BudgetMetric,
-        string? Bounds, long Seed, int Windows, long WindowSeed, IReadOnlyList<string> Tasks, string? ZeroShotTask, int? ZeroShotItems,
+        string? Bounds, string ImportanceHash, long Seed, int Windows, long WindowSeed, IReadOnlyList<string> Tasks, string? ZeroShotTask, int? ZeroShotItems,
         int SeqLen, string NasPruneVersion);
 
     public sealed record SampleResult(string Out, string ModelHash, int Count, PairRunSummary Run, double PairsPerHour,
@@ -99,7 +99,8 @@ public static class SampleCommand
                 parse.GetValue(zeroShot), parse.GetValue(zeroShotItems));
             var evaluator = new PairEvaluator(prepared, evaluation);
             var settings = new SampleSettings(prepared.ModelHash, prepared.Scores.Criterion, calibration, band.MinKept, band.MaxKept,
-                budgetMetric.ToString().ToLowerInvariant(), boundsPath is null ? null : File.ReadAllText(boundsPath).Trim(), parse.GetValue(seed),
+                budgetMetric.ToString().ToLowerInvariant(), boundsPath is null ? null : File.ReadAllText(boundsPath).Trim(),
+                ImportanceHash(prepared), parse.GetValue(seed),
                 evaluation.Windows, evaluation.WindowSeed, taskNames, evaluation.ZeroShotTask, evaluation.ZeroShotTask is null ? null : evaluation.ZeroShotItems,
                 prepared.Model.Config.MaxPositionEmbeddings, PairEvaluator.Version);
             CheckOrWriteSettings(settingsPath, settings);
@@ -118,11 +119,23 @@ public static class SampleCommand
             if (parse.GetValue(json)) { Output.WriteJson(result); return 0; }
             Console.WriteLine($"shard {worker}: {summary.Evaluated} evaluated, {summary.AlreadyPresent} already present, of {summary.Owned} owned " +
                               $"({stream.Count} in the stream); {rows} rows in {outDir}");
-            Console.WriteLine($"{summary.PairsPerHour:F0} pairs/hour; {summary.OutsideForwardShare:P1} of the loop's wall time outside the forward pass; " +
+            if (summary.Evaluated == 0) Console.WriteLine("nothing left to evaluate");
+            else Console.WriteLine($"{summary.PairsPerHour:F0} pairs/hour; {summary.OutsideForwardShare:P1} of the loop's wall time outside the forward pass; " +
                               $"setup (load, importance, tokenize, sample) {setup.Elapsed.TotalSeconds:F1} s");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A hash of the importance scores: workers of one directory must order heads and channels identically, or the
+    /// same architecture id would mean different weights (e.g. GPU reductions that are not bit-exact across runs).
+    /// </summary>
+    static string ImportanceHash(PreparedModel prepared)
+    {
+        var s = prepared.Scores;
+        var bytes = s.Heads.Concat(s.Channels).Append(s.Layers).SelectMany(a => a).SelectMany(BitConverter.GetBytes).ToArray();
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..12];
     }
 
     static void CheckOrWriteSettings(string path, SampleSettings settings)

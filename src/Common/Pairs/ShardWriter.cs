@@ -20,6 +20,9 @@ public sealed class ShardWriter
         Directory = shardDirectory;
         RowsPerPart = rowsPerPart;
         System.IO.Directory.CreateDirectory(shardDirectory);
+        // Temporary files of writes a kill cut short (the rename never happened). One writer owns a shard folder,
+        // so any found at start are orphans.
+        foreach (var orphan in System.IO.Directory.EnumerateFiles(shardDirectory, ".part-*.tmp")) File.Delete(orphan);
         part = System.IO.Directory.EnumerateFiles(shardDirectory, "part-*.parquet")
             .Select(f => Path.GetFileNameWithoutExtension(f)["part-".Length..])
             .Select(s => int.TryParse(s, out int k) ? k : -1).DefaultIfEmpty(-1).Max() + 1;

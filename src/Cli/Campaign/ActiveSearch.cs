@@ -1,0 +1,119 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NasPrune.Common;
+using NasPrune.Common.Pairs;
+using NasPrune.Evaluator.Pairs;
+using NasPrune.Predictor;
+using NasPrune.Search;
+
+namespace NasPrune.Cli.Campaign;
+
+/// <summary>What one active round did (search/round-&lt;r&gt;.json).</summary>
+public sealed record ActiveRound(
+    int Round, int TrainingPairs, IReadOnlyList<double> ShrinkLog10Volumes, double PredictedBest, string PredictedBestId,
+    IReadOnlyList<string> EvaluatedIds, IReadOnlyList<double> Predicted, IReadOnlyList<double> Measured,
+    double KendallTauOnNew, double RealBestNll, string RealBestId, bool Improved, JsonNode Bounds);
+
+/// <summary>
+/// The active loop: each round retrains the predictor on every pair so far, shrinks the space around what it
+/// predicts best, evolves inside the shrunken space, and evaluates the top-k new candidates for real (appended to the
+/// pairs as they finish). Stops when the real best has not improved for <c>patience</c> rounds or the rounds run out.
+/// A round's plan (its candidates) is written before evaluation and its record after, so a crash resumes the round
+/// with the same candidates and skips finished rounds.
+/// </summary>
+public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, PairEvaluator evaluator, ModelConfig baseConfig,
+    ImportanceProfile profile, Action<string> log)
+{
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public IReadOnlyList<ActiveRound> Run()
+    {
+        var space = evaluator.Prepared.Space;
+        var (min, max) = config.Band;
+        var band = new BudgetBand(min, max);
+        var rounds = new List<ActiveRound>();
+        int stale = 0;
+        for (int r = 1; r <= config.Active.Rounds && stale < config.Active.Patience; r++)
+        {
+            string recordPath = paths.SearchRound(r);
+            if (File.Exists(recordPath))
+            {
+                var done = JsonSerializer.Deserialize<ActiveRound>(File.ReadAllText(recordPath), Json)!;
+                rounds.Add(done);
+                stale = done.Improved ? 0 : stale + 1;
+                continue;
+            }
+            var pairs = PairStore.ReadAll(paths.Pairs);
+            var bestBefore = pairs.MinBy(p => p.WikiText2Nll)!;
+            var predictor = AccuracyPredictor.Train(pairs, baseConfig, profile, PredictorOptions(config, r));
+            double[] Fitness(IReadOnlyList<Architecture> candidates) => predictor.Predict(candidates);
+
+            var plan = LoadPlan(r);
+            ShrinkResult? shrink = null;
+            if (plan is null)
+            {
+                var mustKeep = new[] { bestBefore.ToArchitecture(paths.Pairs) };
+                shrink = new SpaceShrinker(space).Shrink(new ShrinkOptions(config.Shrink.Rounds, config.Shrink.SampleSize, config.Shrink.TopQuantile,
+                    Seed: config.Seed + 100 * r), LayerBounds.Full(space.LayerCount), band, Fitness, mustKeep);
+                var seeds = pairs.OrderBy(p => p.WikiText2Nll).Take(10).Select(p => p.ToArchitecture(paths.Pairs)).ToList();
+                var evolution = new EvolutionarySearch(space).Run(new EvolutionOptions(config.Evolution.Population, config.Evolution.Generations,
+                        TopK: config.Active.TopK * 4, Seed: config.Seed + 100 * r), shrink.Bounds, band, Fitness, seeds);
+                var known = pairs.Select(p => p.ArchId).ToHashSet();
+                plan = new RoundPlan(evolution.Top.Where(t => !known.Contains(t.Architecture.Id)).Take(config.Active.TopK)
+                        .Select(t => t.Architecture.ToJson().ToJsonString()).ToList(),
+                    predictor.PredictNll([evolution.Top[0].Architecture])[0], evolution.Top[0].Architecture.Id,
+                    shrink.Rounds.Select(s => s.OutputLog10Volume).Prepend(shrink.Rounds.FirstOrDefault()?.InputLog10Volume ?? 0).ToList(),
+                    LayerBoundsJson.ToJson(shrink.Bounds).ToJsonString());
+                AtomicFile.WriteAllText(paths.SearchPlan(r), JsonSerializer.Serialize(plan, Json) + "\n");
+            }
+            var candidates = plan.Candidates.Select(c => Architecture.FromJson(c, paths.SearchPlan(r))).ToList();
+            var predicted = predictor.PredictNll(candidates);
+            var present = PairStore.ExistingIds(paths.Pairs);
+            var writer = new ShardWriter(paths.ActivePairs);
+            var measured = new List<double>();
+            Output.WithProgress($"active round {r}: {candidates.Count} candidates", candidates.Count, progress =>
+            {
+                for (int i = 0; i < candidates.Count; i++)
+                {
+                    if (!present.Contains(candidates[i].Id))
+                    {
+                        var row = evaluator.Evaluate(candidates[i], out _);
+                        row.Source = $"active-{r}";
+                        row.SampleSeed = config.Seed;
+                        row.SampleIndex = i;
+                        writer.Add(row);
+                    }
+                    progress.Report(i + 1);
+                }
+                return 0;
+            });
+            var all = PairStore.ReadAll(paths.Pairs).GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
+            measured.AddRange(candidates.Select(c => all[c.Id].WikiText2Nll));
+            var bestAfter = all.Values.MinBy(p => p.WikiText2Nll)!;
+            bool improved = bestAfter.WikiText2Nll < bestBefore.WikiText2Nll - 1e-12;
+            double tau = candidates.Count >= 2 ? PredictorMetrics.KendallTau(measured, predicted) : double.NaN;
+            var record = new ActiveRound(r, pairs.Count, plan.Log10Volumes, plan.PredictedBest, plan.PredictedBestId, candidates.Select(c => c.Id).ToList(),
+                predicted, measured, tau, bestAfter.WikiText2Nll, bestAfter.ArchId, improved, JsonNode.Parse(plan.Bounds)!);
+            AtomicFile.WriteAllText(recordPath, JsonSerializer.Serialize(record, Json) + "\n");
+            log($"round {r}: predicted best {plan.PredictedBest:F4}, real best NLL {bestAfter.WikiText2Nll:F4} ({(improved ? "improved" : "no improvement")}), " +
+                $"τ on the {candidates.Count} new points {tau:F3}");
+            rounds.Add(record);
+            stale = improved ? 0 : stale + 1;
+        }
+        return rounds;
+    }
+
+    sealed record RoundPlan(List<string> Candidates, double PredictedBest, string PredictedBestId, List<double> Log10Volumes, string Bounds);
+
+    RoundPlan? LoadPlan(int r) =>
+        File.Exists(paths.SearchPlan(r)) ? JsonSerializer.Deserialize<RoundPlan>(File.ReadAllText(paths.SearchPlan(r)), Json) : null;
+
+    public static PredictorOptions PredictorOptions(CampaignConfig config, int round = 0) => new()
+    {
+        Target = config.Predictor.Target,
+        NumberOfTrees = config.Predictor.Trees,
+        NumberOfLeaves = config.Predictor.Leaves,
+        LearningRate = config.Predictor.LearningRate,
+        Seed = unchecked((int)config.Seed) + round,
+    };
+}

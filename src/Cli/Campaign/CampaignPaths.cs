@@ -1,0 +1,23 @@
+namespace NasPrune.Cli.Campaign;
+
+/// <summary>The run directory's layout (shared DESIGN: "A campaign's run directory").</summary>
+public sealed record CampaignPaths(string Root)
+{
+    public string CampaignJson => Path.Combine(Root, "campaign.json");
+    public string Importance(string criterion) => Path.Combine(Root, "importance", $"{criterion}.json");
+    /// <summary>Everything the predictor learns from: the initial shards and the active loop's rows.</summary>
+    public string Pairs => Path.Combine(Root, "pairs");
+    public string ActivePairs => Path.Combine(Pairs, "active");
+    /// <summary>The random-search baseline's extra evaluations (kept out of the predictor's pairs).</summary>
+    public string RandomPairs => Path.Combine(Root, "random");
+    public string PredictorDir => Path.Combine(Root, "predictor");
+    public string PredictorModel => Path.Combine(PredictorDir, "model.zip");
+    public string SearchDir => Path.Combine(Root, "search");
+    public string SearchRound(int r) => Path.Combine(SearchDir, $"round-{r}.json");
+    public string SearchPlan(int r) => Path.Combine(SearchDir, $"round-{r}.plan.json");
+    public string FinalDir => Path.Combine(Root, "final");
+    public string FinalRow(string method, string recovery) => Path.Combine(FinalDir, $"{method}-{recovery}.json");
+    public string FinalCheckpoint(string method, string recovery) => Path.Combine(FinalDir, recovery == "none" ? method : $"{method}-{recovery}");
+    public string Results => Path.Combine(Root, "results.json");
+    public string Report => Path.Combine(Root, "report.md");
+}

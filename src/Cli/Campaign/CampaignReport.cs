@@ -1,0 +1,184 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using NasPrune.Common;
+using NasPrune.Common.Pairs;
+
+namespace NasPrune.Cli.Campaign;
+
+/// <summary>
+/// report.md and its figures, made from a finished run directory alone (results.json, pairs, search rounds), so
+/// `nasprune report` can redo them without a model: the final table, the Pareto front of validation PPL vs kept
+/// parameters over every evaluated pair, the winner's per-layer widths against uniform, the predictor's
+/// predictions on the points it chose (before seeing them), and the search's progress per round.
+/// </summary>
+public static class CampaignReport
+{
+    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static string Write(CampaignPaths paths)
+    {
+        var results = CampaignResults.Load(paths.Results);
+        var pairs = PairStore.ReadAll(paths.Pairs);
+        var random = Directory.Exists(paths.RandomPairs) && PairStore.Files(paths.RandomPairs).Count > 0 ? PairStore.ReadAll(paths.RandomPairs) : [];
+        var rounds = Enumerable.Range(1, 1000).Select(paths.SearchRound).TakeWhile(File.Exists)
+            .Select(p => JsonSerializer.Deserialize<ActiveRound>(File.ReadAllText(p), Json)!).ToList();
+
+        Pareto(Path.Combine(paths.Root, "pareto.png"), pairs, random, results);
+        LayerProfile(Path.Combine(paths.Root, "layer-profile.png"), pairs, results);
+        if (rounds.Count > 0)
+        {
+            PredictorScatter(Path.Combine(paths.Root, "predictor-scatter.png"), rounds);
+            Progress(Path.Combine(paths.Root, "search-progress.png"), rounds, pairs);
+        }
+
+        var md = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = inv; // numbers in the report read the same on every machine
+        md.AppendLine($"# NasPrune campaign report").AppendLine();
+        md.AppendLine($"Model `{results.Model}` (hash {results.ModelHash}), {results.BudgetRemoved:P0} of parameters removed, criterion `{results.Criterion}`. ");
+        md.AppendLine($"Test splits, context {results.SeqLen} tokens{(results.MaxWindows is int w ? $", first {w} windows per task" : ", whole splits")}; " +
+                      $"MMLU 5-shot{(results.MmluLimit is int m ? $" ({m} questions per subject)" : "")}; zero-shot average of the reported metric over the seven tasks" +
+                      $"{(results.ZeroshotLimit is int z ? $" ({z} items each)" : "")}. Search used validation data only.").AppendLine();
+        md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | MMLU | zero-shot avg | real evaluations |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results.Rows)
+            md.AppendLine(($"| {r.Method} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | " +
+                                             $"{Percent(r.MmluAcc)} | {Percent(r.ZeroshotAvg)} | {r.RealEvaluations} |"));
+        md.AppendLine();
+        foreach (var recovery in results.Rows.Select(r => r.Recovery).Distinct())
+        {
+            var uniform = results.Rows.FirstOrDefault(r => r.Method == "uniform" && r.Recovery == recovery);
+            var ours = results.Rows.FirstOrDefault(r => r.Method == "nasprune" && r.Recovery == recovery);
+            var rnd = results.Rows.FirstOrDefault(r => r.Method == "random" && r.Recovery == recovery);
+            if (uniform is null || ours is null) continue;
+            md.AppendLine(($"- recovery `{recovery}`: NasPrune vs uniform WikiText-2 {Change(ours.Wikitext2Ppl, uniform.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, uniform.PtbPpl)}" +
+                (rnd is null ? "" : $"; vs random search WikiText-2 {Change(ours.Wikitext2Ppl, rnd.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, rnd.PtbPpl)}")));
+        }
+        md.AppendLine().AppendLine("## Search").AppendLine();
+        md.AppendLine($"{pairs.Count} pairs evaluated on the validation measure ({pairs.Count(p => p.Source == "sample")} initial random, " +
+                      $"{pairs.Count(p => p.Source != "sample")} chosen by the active loop); the random-search baseline evaluated {random.Count} more from the same random stream.").AppendLine();
+        if (rounds.Count > 0)
+        {
+            md.AppendLine("| round | training pairs | shrunken space (log10 grid points) | predicted best NLL | real best NLL | τ on the new points | improved |");
+            md.AppendLine("|---:|---:|---|---:|---:|---:|---|");
+            foreach (var r in rounds)
+                md.AppendLine(($"| {r.Round} | {r.TrainingPairs} | {string.Join(" → ", r.ShrinkLog10Volumes.Select(v => v.ToString("F1", inv)))} | " +
+                                                 $"{r.PredictedBest:F4} | {r.RealBestNll:F4} | {r.KendallTauOnNew:F3} | {(r.Improved ? "yes" : "no")} |"));
+            md.AppendLine();
+        }
+        md.AppendLine("![Pareto front](pareto.png)").AppendLine();
+        md.AppendLine("![Per-layer widths](layer-profile.png)").AppendLine();
+        if (rounds.Count > 0)
+        {
+            md.AppendLine("![Predictor on the points it chose](predictor-scatter.png)").AppendLine();
+            md.AppendLine("![Search progress](search-progress.png)").AppendLine();
+        }
+        AtomicFile.WriteAllText(paths.Report, md.ToString());
+        return paths.Report;
+    }
+
+    static string Percent(double? x) => x is double v ? (v * 100).ToString("F1", CultureInfo.InvariantCulture) + " %" : "–";
+
+    static string Change(double ours, double baseline) =>
+        ((ours / baseline - 1) * 100).ToString("+0.00;-0.00", CultureInfo.InvariantCulture) + " %";
+
+    static void Pareto(string path, IReadOnlyList<PairRecord> pairs, IReadOnlyList<PairRecord> random, CampaignResults results)
+    {
+        var plot = new ScottPlot.Plot();
+        void Points(IEnumerable<PairRecord> rows, string label, float size)
+        {
+            var list = rows.ToList();
+            if (list.Count == 0) return;
+            var s = plot.Add.ScatterPoints(list.Select(r => r.ParamRatio * 100).ToArray(), list.Select(r => r.WikiText2Ppl).ToArray());
+            s.MarkerSize = size;
+            s.LegendText = label;
+        }
+        Points(pairs.Where(p => p.Source == "sample").Concat(random), "random samples", 4);
+        Points(pairs.Where(p => p.Source != "sample"), "active loop", 6);
+        var front = pairs.Concat(random).OrderByDescending(p => p.ParamRatio).Aggregate(new List<PairRecord>(), (acc, p) =>
+        {
+            if (acc.Count == 0 || p.WikiText2Ppl < acc[^1].WikiText2Ppl) acc.Add(p);
+            return acc;
+        });
+        var line = plot.Add.Scatter(front.Select(r => r.ParamRatio * 100).ToArray(), front.Select(r => r.WikiText2Ppl).ToArray());
+        line.LegendText = "Pareto front";
+        line.ConnectStyle = ScottPlot.ConnectStyle.StepVertical;
+        foreach (var method in new[] { "uniform", "random", "nasprune" })
+        {
+            var id = results.Rows.FirstOrDefault(r => r.Method == method)?.ArchId;
+            var row = pairs.Concat(random).FirstOrDefault(p => p.ArchId == id);
+            if (row is null) continue;
+            var m = plot.Add.ScatterPoints(new[] { row.ParamRatio * 100 }, new[] { row.WikiText2Ppl });
+            m.MarkerSize = 12;
+            m.MarkerShape = ScottPlot.MarkerShape.FilledDiamond;
+            m.LegendText = method;
+        }
+        plot.Title("Validation PPL (pairs measure) vs kept parameters");
+        plot.XLabel("kept parameters (%)");
+        plot.YLabel("WikiText-2 validation PPL");
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        plot.SavePng(path, 900, 600);
+    }
+
+    static void LayerProfile(string path, IReadOnlyList<PairRecord> pairs, CampaignResults results)
+    {
+        var plot = new ScottPlot.Plot();
+        foreach (var method in new[] { "uniform", "nasprune" })
+        {
+            var id = results.Rows.FirstOrDefault(r => r.Method == method)?.ArchId;
+            var row = pairs.FirstOrDefault(p => p.ArchId == id);
+            if (row is null) continue;
+            double[] layers = Enumerable.Range(0, row.HeadRatio.Count).Select(i => (double)i).ToArray();
+            var heads = plot.Add.Scatter(layers, row.HeadRatio.Select(v => v * 100).ToArray());
+            heads.LegendText = $"{method} heads";
+            var ffn = plot.Add.Scatter(layers, row.FfnRatio.Select(v => v * 100).ToArray());
+            ffn.LegendText = $"{method} FFN";
+            ffn.LinePattern = ScottPlot.LinePattern.Dashed;
+        }
+        plot.Title("Kept width per layer: NasPrune's architecture vs uniform");
+        plot.XLabel("layer");
+        plot.YLabel("kept (%)");
+        plot.ShowLegend(ScottPlot.Alignment.LowerRight);
+        plot.SavePng(path, 900, 600);
+    }
+
+    static void PredictorScatter(string path, IReadOnlyList<ActiveRound> rounds)
+    {
+        var plot = new ScottPlot.Plot();
+        foreach (var r in rounds.Where(r => r.Measured.Count > 0))
+        {
+            var s = plot.Add.ScatterPoints(r.Measured.ToArray(), r.Predicted.ToArray());
+            s.MarkerSize = 7;
+            s.LegendText = $"round {r.Round}";
+        }
+        var all = rounds.SelectMany(r => r.Measured.Concat(r.Predicted)).ToList();
+        if (all.Count > 0)
+        {
+            var d = plot.Add.Line(all.Min(), all.Min(), all.Max(), all.Max());
+            d.LinePattern = ScottPlot.LinePattern.Dashed;
+        }
+        plot.Title("Predictor on the candidates it chose (predicted before they were measured)");
+        plot.XLabel("measured validation NLL");
+        plot.YLabel("predicted");
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        plot.SavePng(path, 800, 700);
+    }
+
+    static void Progress(string path, IReadOnlyList<ActiveRound> rounds, IReadOnlyList<PairRecord> pairs)
+    {
+        var plot = new ScottPlot.Plot();
+        double initialBest = pairs.Where(p => p.Source == "sample").Select(p => p.WikiText2Nll).DefaultIfEmpty(double.NaN).Min();
+        double[] x = rounds.Select(r => (double)r.Round).Prepend(0).ToArray();
+        var real = plot.Add.Scatter(x, rounds.Select(r => r.RealBestNll).Prepend(initialBest).ToArray());
+        real.LegendText = "real best (validation NLL)";
+        var predicted = plot.Add.Scatter(rounds.Select(r => (double)r.Round).ToArray(), rounds.Select(r => r.PredictedBest).ToArray());
+        predicted.LegendText = "predicted best";
+        predicted.LinePattern = ScottPlot.LinePattern.Dashed;
+        plot.Title("Active search progress (round 0 = initial random pairs)");
+        plot.XLabel("round");
+        plot.YLabel("NLL");
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        plot.SavePng(path, 800, 500);
+    }
+}

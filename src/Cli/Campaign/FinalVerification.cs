@@ -1,0 +1,79 @@
+using NasPrune.Common;
+using NasPrune.Evaluator.Checkpoints;
+using NasPrune.Evaluator.Harness;
+using NasPrune.Evaluator.Model;
+using NasPrune.Evaluator.Perplexity;
+using NasPrune.Evaluator.Pruning;
+using NasPrune.Evaluator.Recovery;
+using NasPrune.Cli.Commands;
+
+namespace NasPrune.Cli.Campaign;
+
+/// <summary>One row of results.json (shared DESIGN), plus the recovery and architecture it was measured with.</summary>
+public sealed record ResultRow(
+    string Method, string Recovery, string? ArchId, long Params, double FlopsPerToken, double LatencyMs, double Wikitext2Ppl, double PtbPpl,
+    double? MmluAcc, double? ZeroshotAvg, int RealEvaluations, double? ValidationNll);
+
+/// <summary>
+/// The final verification: the first time test splits are read. Each method's architecture is extracted as a
+/// smaller model (optionally recovered), then measured on WikiText-2 and PTB test perplexity, MMLU 5-shot and the
+/// zero-shot suite, and timed (one forward of a context-length window at batch 1).
+/// </summary>
+public sealed class FinalVerification(PreparedModel prepared, CampaignConfig.FinalSection options, string dataDir, Action<string> log)
+{
+    IReadOnlyList<MmluSubject>? mmlu;
+    IReadOnlyList<(TaskDefinition Task, IReadOnlyList<MultipleChoiceItem> Items)>? zeroShot;
+
+    public ResultRow Measure(string method, Architecture? architecture, RecoveryPlan recovery, int realEvaluations, double? validationNll,
+        string? exportDir)
+    {
+        LlamaForCausalLM? extracted = null;
+        try
+        {
+            if (architecture is not null)
+            {
+                extracted = prepared.Extract(architecture);
+                if (recovery.Name != "none")
+                {
+                    log($"{method}: {recovery.Name} recovery");
+                    recovery.Run(prepared, extracted, log);
+                }
+            }
+            else prepared.Reset();
+            var model = extracted ?? prepared.Model;
+            if (exportDir is not null && extracted is not null)
+            {
+                HfCheckpoint.SaveModel(extracted, exportDir);
+                HfCheckpoint.CopyTokenizer(prepared.ModelDir, exportDir);
+            }
+            var config = model.Config;
+            int seq = config.MaxPositionEmbeddings;
+            double Ppl(PerplexityTask task) => Output.WithProgress($"{method}/{recovery.Name} {task.Name} test", prepared.WindowCount(task, Split.Test, options.MaxWindows),
+                progress => prepared.Perplexity(model, task, Split.Test, options.MaxWindows, progress: progress)).Ppl;
+            double wiki = Ppl(PerplexityTask.WikiText2), ptb = Ppl(PerplexityTask.Ptb);
+            var scorer = new LogLikelihoodScorer(model, new RequestEncoder(prepared.Tokenizer, seq), 8, ScoringMode.Batched);
+            double? mmluAcc = null, zeroShotAvg = null;
+            if (options.MmluLimit != 0)
+            {
+                mmlu ??= MmluDataset.Load(MmluDataset.Locate(dataDir), 5, options.MmluLimit);
+                mmluAcc = Output.WithProgress($"{method}/{recovery.Name} mmlu", mmlu.Sum(s => s.Test.Count),
+                    progress => MmluEvaluator.Evaluate(scorer, mmlu, 5, progress)).Acc;
+            }
+            if (options.ZeroShotLimit != 0)
+            {
+                zeroShot ??= ZeroShotTasks.Resolve(ZeroShotTasks.Locate(dataDir), ZeroShotTasks.SuiteName)
+                    .Select(t => (t, t.LoadItems(options.ZeroShotLimit))).ToList();
+                var results = zeroShot.Select(z => Output.WithProgress($"{method}/{recovery.Name} {z.Task.Task}", z.Items.Count,
+                    progress => MultipleChoiceEvaluator.Evaluate(scorer, z.Task, z.Items, progress))).ToList();
+                zeroShotAvg = MultipleChoiceAverage.Of(results).Reported;
+            }
+            double latency = PruningBench.ForwardSeconds(model, 1, seq, model.model.embed_tokens.weight!.device, 1.0) * 1000;
+            return new ResultRow(method, recovery.Name, architecture?.Id, config.TotalParams, config.ForwardFlopsPerToken(seq), latency,
+                wiki, ptb, mmluAcc, zeroShotAvg, realEvaluations, validationNll);
+        }
+        finally
+        {
+            extracted?.Dispose();
+        }
+    }
+}
