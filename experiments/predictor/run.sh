@@ -13,6 +13,21 @@ F2_HELD=${F2_HELD:-/work/pairs/family2-heldout}
 run() { local name=$1; shift; mkdir -p "$OUT/$name"; echo "+ nasprune $*" | tee "$OUT/$name/command.txt"
         ./nasprune "$@" > "$OUT/$name/table.txt"; cat "$OUT/$name/table.txt"; }
 
+# 0. Sanity and development runs that need no lead-made pairs:
+#    a) synthetic pairs with a known monotone loss (SyntheticPairs), 400 train / 200 held-out;
+SYN=${SYN:-/tmp/nasprune-predictor-synthetic}
+[ -d "$SYN/train" ] || ./nasprune predictor synthetic-pairs --out "$SYN/train" --count 400 --seed 1
+[ -d "$SYN/heldout" ] || ./nasprune predictor synthetic-pairs --out "$SYN/heldout" --count 200 --seed 2
+rm -f "$OUT/synthetic/predictor."*
+run synthetic predictor train --pairs "$SYN/train" --heldout "$SYN/heldout" --out "$OUT/synthetic/predictor.zip" --curve-sizes 50 100 200 400
+#    b) 60 real pairs of the embedded model (seed 777), made with
+#       nice -n 10 ./nasprune sample --out /work/pairs-predictor-dev/embedded-dev60 --count 60 --seed 777
+DEV=${DEV:-/work/pairs-predictor-dev/embedded-dev60}
+rm -f "$OUT/embedded-dev60/predictor."*
+run embedded-dev60 predictor train --pairs "$DEV" --out "$OUT/embedded-dev60/predictor.zip" --curve-sizes 12 24 48
+run bench-synthetic predictor bench --predictor "$OUT/synthetic/predictor.zip" --count 50000
+[ "${DEV_ONLY:-0}" = 1 ] && exit 0
+
 # 1. The predictor (target nll, per-layer + depth-invariant features): CV, held-out vs baselines, learning curve, plots.
 rm -f "$OUT/embedded-nll/predictor."*
 run embedded-nll predictor train --pairs "$TRAIN" --heldout "$HELD" --out "$OUT/embedded-nll/predictor.zip" --curve-sizes 50 100 200 400

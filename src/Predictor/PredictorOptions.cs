@@ -14,10 +14,10 @@ public sealed record PredictorOptions
     /// <summary>"nll" (WikiText-2 validation NLL) or "delta-uniform" (NLL minus the uniform cut's at the same budget).</summary>
     public string Target { get; init; } = PredictorTarget.Nll;
     public PredictorModelKind Model { get; init; } = PredictorModelKind.FastTree;
-    public int NumberOfTrees { get; init; } = 400;
+    public int NumberOfTrees { get; init; } = 200;
     public int NumberOfLeaves { get; init; } = 8;
     public int MinimumExampleCountPerLeaf { get; init; } = 5;
-    public double LearningRate { get; init; } = 0.05;
+    public double LearningRate { get; init; } = 0.1;
     /// <summary>Share of features each tree may split on (decorrelates trees; 1 = all).</summary>
     public double FeatureFraction { get; init; } = 0.7;
     /// <summary>Relative-depth cells the per-layer profiles are resampled onto (layer-count independent features).</summary>
