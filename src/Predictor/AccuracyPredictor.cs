@@ -42,7 +42,16 @@ public sealed class AccuracyPredictor
         var featurizer = new ArchitectureFeaturizer(pairs.Config, profile, options.DepthGrid, options.PerLayerFeatures);
         uniform = options.Target == PredictorTarget.DeltaUniform ? uniform ?? UniformReference.FromPairs(pairs.Items, pairs.Config, "pairs") : null;
         var labels = Targets(pairs, uniform);
-        var fitted = FeatureModel.Fit(featurizer.FeaturizeAll(pairs.Architectures), labels, featurizer.Count, options);
+        var block = featurizer.FeaturizeAll(pairs.Architectures);
+        RidgeBase? ridge = null;
+        if (options.RidgeLambda > 0 && options.Model != PredictorModelKind.Linear)
+        {
+            ridge = RidgeBase.Fit(block, labels, featurizer.Count, options.RidgeLambda);
+            var trend = new double[labels.Length];
+            ridge.AddTo(trend, block);
+            labels = labels.Select((y, i) => y - trend[i]).ToArray();
+        }
+        var fitted = FeatureModel.Fit(block, labels, featurizer.Count, options);
         var card = new PredictorCard
         {
             BaseModel = pairs.BaseModel,
@@ -54,6 +63,7 @@ public sealed class AccuracyPredictor
             TrainingSetHash = pairs.Hash(),
             TrainingPairs = pairs.Count,
             Uniform = uniform,
+            Ridge = ridge,
         };
         return new AccuracyPredictor(fitted, card, pairs.Config);
     }
@@ -70,7 +80,15 @@ public sealed class AccuracyPredictor
     {
         if (candidates.Count == 0) return [];
         foreach (var a in candidates) RequireBase(a);
-        return model.Predict(Featurizer.FeaturizeAll(candidates));
+        return Score(Featurizer.FeaturizeAll(candidates), model.Predict);
+    }
+
+    /// <summary>Model output plus the ridge trend (when the predictor has one).</summary>
+    double[] Score(float[] block, Func<float[], double[]> trees)
+    {
+        var p = trees(block);
+        Card.Ridge?.AddTo(p, block);
+        return p;
     }
 
     /// <summary>The same predictions through one ML.NET batch transform (for the benchmark and the equality test).</summary>
@@ -78,7 +96,7 @@ public sealed class AccuracyPredictor
     {
         if (candidates.Count == 0) return [];
         foreach (var a in candidates) RequireBase(a);
-        return model.PredictBatch(Featurizer.FeaturizeAll(candidates));
+        return Score(Featurizer.FeaturizeAll(candidates), model.PredictBatch);
     }
 
     /// <summary>The same predictions through one PredictionEngine call per row (for the benchmark only).</summary>
@@ -86,7 +104,7 @@ public sealed class AccuracyPredictor
     {
         if (candidates.Count == 0) return [];
         foreach (var a in candidates) RequireBase(a);
-        return model.PredictRowByRow(Featurizer.FeaturizeAll(candidates));
+        return Score(Featurizer.FeaturizeAll(candidates), model.PredictRowByRow);
     }
 
     /// <summary>Predicted NLL: the prediction plus, for the delta-uniform target, the uniform reference at the candidate's budget.</summary>
@@ -110,7 +128,7 @@ public sealed class AccuracyPredictor
         if ((profile is null) != (Card.Profile is null))
             throw new UserError("predictor: the other family needs an importance profile exactly when the predictor was trained with one");
         var featurizer = new ArchitectureFeaturizer(config, profile, Card.Options.DepthGrid, perLayer: false);
-        return model.Predict(featurizer.FeaturizeAll(candidates));
+        return Score(featurizer.FeaturizeAll(candidates), model.Predict);
     }
 
     /// <summary>Attaches evaluation results to the card (saved with the model).</summary>

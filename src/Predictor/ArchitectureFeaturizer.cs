@@ -22,6 +22,9 @@ public sealed class ArchitectureFeaturizer
     readonly double headGrandTotal, ffnGrandTotal, layerGrandTotal;
     /// <summary>depthWeights[g][i]: share of depth cell g covered by layer i (each row sums to 1).</summary>
     readonly double[][] depthWeights;
+    /// <summary>The non-zero entries of <see cref="depthWeights"/> per cell (a cell overlaps one or two layers, not all).</summary>
+    readonly (int Layer, double Weight)[][] cellLayers;
+    readonly int[] storedHeads, storedFfn;
 
     public IReadOnlyList<FeatureInfo> Features { get; }
     public int Count => Features.Count;
@@ -75,6 +78,9 @@ public sealed class ArchitectureFeaturizer
         }
 
         depthWeights = DepthWeights(layers, grid);
+        cellLayers = depthWeights.Select(w => w.Select((x, i) => (i, x)).Where(p => p.x != 0).ToArray()).ToArray();
+        storedHeads = config.Layers.Select(l => l.Heads).ToArray();
+        storedFfn = config.Layers.Select(l => l.Ffn).ToArray();
     }
 
     /// <summary>
@@ -129,17 +135,17 @@ public sealed class ArchitectureFeaturizer
         double kept = fixedParams, flops = fixedFlops;
         double headImpRemoved = 0, ffnImpRemoved = 0, layerImpRemoved = 0;
         int attnRemoved = 0, mlpRemoved = 0, dropped = 0;
+        var archLayers = a.Layers;
         for (int i = 0; i < layers; i++)
         {
-            var l = a.Layers[i];
-            var stored = config.Layers[i];
+            var l = archLayers[i];
             int h = l.Keep ? l.Heads : 0, f = l.Keep ? l.Ffn : 0;
-            if (h < 0 || h > stored.Heads || f < 0 || f > stored.Ffn || h % config.GroupSize != 0)
+            if (h < 0 || h > storedHeads[i] || f < 0 || f > storedFfn[i] || h % config.GroupSize != 0)
                 a.Validate(config); // throws the one-line error naming the layer
             kept += attnParams[i][h] + mlpParams[i][f];
             flops += attnFlops[i][h] + mlpFlops[i][f];
-            head[i] = stored.Heads == 0 ? 0 : (double)h / stored.Heads;
-            ffn[i] = stored.Ffn == 0 ? 0 : (double)f / stored.Ffn;
+            head[i] = storedHeads[i] == 0 ? 0 : (double)h / storedHeads[i];
+            ffn[i] = storedFfn[i] == 0 ? 0 : (double)f / storedFfn[i];
             if (!l.Keep) dropped++;
             if (h == 0) attnRemoved++;
             if (f == 0) mlpRemoved++;
@@ -205,8 +211,7 @@ public sealed class ArchitectureFeaturizer
         for (int g = 0; g < grid; g++)
         {
             double s = 0;
-            var w = depthWeights[g];
-            for (int i = 0; i < layers; i++) s += w[i] * perLayerValues[i];
+            foreach (var (i, w) in cellLayers[g]) s += w * perLayerValues[i];
             dest[k++] = (float)s;
         }
         return k;

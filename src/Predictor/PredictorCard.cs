@@ -24,6 +24,8 @@ public sealed record PredictorCard
     public required string TrainingSetHash { get; init; }
     public required int TrainingPairs { get; init; }
     public UniformReference? Uniform { get; init; }
+    /// <summary>The linear trend under the trees (null when trained with ridge lambda 0 or for the linear model).</summary>
+    public RidgeBase? Ridge { get; init; }
     /// <summary>k-fold cross-validation on the training pairs, per model (predictor and baselines).</summary>
     public IReadOnlyDictionary<string, MetricSet>? CrossValidation { get; init; }
     /// <summary>Metrics on pairs the predictor never saw, per model.</summary>

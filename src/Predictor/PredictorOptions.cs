@@ -14,16 +14,18 @@ public sealed record PredictorOptions
     /// <summary>"nll" (WikiText-2 validation NLL) or "delta-uniform" (NLL minus the uniform cut's at the same budget).</summary>
     public string Target { get; init; } = PredictorTarget.Nll;
     public PredictorModelKind Model { get; init; } = PredictorModelKind.FastTree;
-    public int NumberOfTrees { get; init; } = 400;
+    public int NumberOfTrees { get; init; } = 200;
     public int NumberOfLeaves { get; init; } = 8;
     public int MinimumExampleCountPerLeaf { get; init; } = 5;
-    public double LearningRate { get; init; } = 0.05;
+    public double LearningRate { get; init; } = 0.1;
     /// <summary>Share of features each tree may split on (decorrelates trees; 1 = all).</summary>
     public double FeatureFraction { get; init; } = 0.7;
     /// <summary>Relative-depth cells the per-layer profiles are resampled onto (layer-count independent features).</summary>
     public int DepthGrid { get; init; } = 8;
     /// <summary>Also give the raw per-layer values (same-family use; off for a predictor meant to transfer).</summary>
     public bool PerLayerFeatures { get; init; } = true;
+    /// <summary>Ridge penalty of the linear trend the trees are fitted on top of (<see cref="RidgeBase"/>); 0 = trees alone.</summary>
+    public double RidgeLambda { get; init; } = 0.05;
     public int Seed { get; init; } = 1234;
     /// <summary>Trainer threads (1 = reproducible to the bit and polite on a shared machine).</summary>
     public int Threads { get; init; } = 1;
@@ -37,6 +39,7 @@ public sealed record PredictorOptions
         if (!(LearningRate > 0 && LearningRate <= 1)) throw new UserError($"predictor learning rate {LearningRate}: must lie in (0, 1]");
         if (!(FeatureFraction > 0 && FeatureFraction <= 1)) throw new UserError($"predictor feature fraction {FeatureFraction}: must lie in (0, 1]");
         if (DepthGrid < 1) throw new UserError($"predictor depth grid {DepthGrid}: must be at least 1");
+        if (!(RidgeLambda >= 0)) throw new UserError($"predictor ridge lambda {RidgeLambda}: must be ≥ 0 (0 = no linear trend)");
         if (Threads < 1) throw new UserError($"predictor threads {Threads}: must be at least 1");
     }
 }

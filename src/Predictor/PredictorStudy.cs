@@ -21,8 +21,7 @@ public sealed record StudyResult(
 
 /// <summary>
 /// The honest evaluation of the predictor against its baselines in one run, on the same folds and the same held-out
-/// pairs: the learners (FastTree = the predictor, LightGBM, the SDCA linear model; all on the same features and
-/// options) and two zero-cost proxies that need no training: "fewer parameters removed is better" (score = removed
+/// pairs: the learners (<see cref="Learners"/>) and two zero-cost proxies that need no training: "fewer parameters removed is better" (score = removed
 /// parameter share) and "sum of removed importance" (removed head share + removed channel share + removed layer
 /// share of the pairs' importance criterion). Proxies have no units, so only their rank metrics are reported.
 /// </summary>
@@ -39,7 +38,17 @@ public static class PredictorStudy
         _ => kind.ToString(),
     };
 
-    public static readonly PredictorModelKind[] Learners = [PredictorModelKind.FastTree, PredictorModelKind.LightGbm, PredictorModelKind.Linear];
+    public const string TreesOnly = "fasttree, no ridge trend";
+
+    /// <summary>The learners compared: the predictor as configured, its trees without the ridge trend (ablation),
+    /// plain LightGBM and the SDCA linear model, all on the same features and tree options.</summary>
+    public static readonly (string Name, Func<PredictorOptions, PredictorOptions> Configure)[] Learners =
+    [
+        (Name(PredictorModelKind.FastTree), o => o with { Model = PredictorModelKind.FastTree }),
+        (TreesOnly, o => o with { Model = PredictorModelKind.FastTree, RidgeLambda = 0 }),
+        (Name(PredictorModelKind.LightGbm), o => o with { Model = PredictorModelKind.LightGbm, RidgeLambda = 0 }),
+        (Name(PredictorModelKind.Linear), o => o with { Model = PredictorModelKind.Linear }),
+    ];
 
     /// <summary>Proxy scores (lower = predicted better) by proxy name.</summary>
     public static IEnumerable<(string Name, double[] Score)> Proxies(PairSet pairs, ImportanceProfile? profile)
@@ -64,19 +73,19 @@ public static class PredictorStudy
         var folds = Enumerable.Range(0, s.Folds).Select(f => order.Where((_, k) => k % s.Folds == f).Order().ToArray()).ToArray();
         var outOfFold = new double[pairs.Count];
         var scores = new List<ModelScore>();
-        foreach (var kind in Learners)
+        foreach (var (learner, configure) in Learners)
         {
             var perFold = new List<MetricSet>();
             foreach (var test in folds)
             {
                 var testSet = test.ToHashSet();
                 var train = pairs.Subset(Enumerable.Range(0, pairs.Count).Where(i => !testSet.Contains(i)));
-                var p = AccuracyPredictor.Train(train, profile, o with { Model = kind }, uniform);
+                var p = AccuracyPredictor.Train(train, profile, configure(o), uniform);
                 var predicted = p.Predict(test.Select(i => pairs.Items[i].Arch).ToList());
                 perFold.Add(PredictorMetrics.All(test.Select(i => target[i]).ToArray(), predicted));
-                if (kind == PredictorModelKind.FastTree) for (int k = 0; k < test.Length; k++) outOfFold[test[k]] = predicted[k];
+                if (learner == Learners[0].Name) for (int k = 0; k < test.Length; k++) outOfFold[test[k]] = predicted[k];
             }
-            scores.Add(new ModelScore(Name(kind), MetricSet.Mean(perFold)));
+            scores.Add(new ModelScore(learner, MetricSet.Mean(perFold)));
         }
         foreach (var (name, score) in Proxies(pairs, profile))
             scores.Add(new ModelScore(name, MetricSet.Mean(folds.Select(test =>
@@ -93,11 +102,11 @@ public static class PredictorStudy
         var target = AccuracyPredictor.Targets(heldOut, uniform);
         var scores = new List<ModelScore>();
         double[] fastTree = [];
-        foreach (var kind in Learners)
+        foreach (var (learner, configure) in Learners)
         {
-            var predicted = AccuracyPredictor.Train(train, profile, o with { Model = kind }, uniform).Predict(heldOut.Architectures);
-            if (kind == PredictorModelKind.FastTree) fastTree = predicted;
-            scores.Add(new ModelScore(Name(kind), PredictorMetrics.All(target, predicted)));
+            var predicted = AccuracyPredictor.Train(train, profile, configure(o), uniform).Predict(heldOut.Architectures);
+            if (learner == Learners[0].Name) fastTree = predicted;
+            scores.Add(new ModelScore(learner, PredictorMetrics.All(target, predicted)));
         }
         foreach (var (name, score) in Proxies(heldOut, profile))
             scores.Add(new ModelScore(name, PredictorMetrics.RankOnly(target, score)));
@@ -115,16 +124,16 @@ public static class PredictorStudy
         var target = AccuracyPredictor.Targets(eval, uniform);
         var sizes = s.Sizes.Where(n => n < train.Count).Append(train.Count).Distinct().Order().ToArray();
         var points = new List<LearningPoint>();
-        foreach (var kind in Learners)
+        foreach (var (learner, configure) in Learners)
             foreach (int n in sizes)
             {
                 int repeats = n == train.Count ? 1 : s.CurveRepeats;
                 var runs = Enumerable.Range(0, repeats).Select(r =>
                 {
                     var subset = train.Sample(n, s.Seed + 7919 * r);
-                    return PredictorMetrics.All(target, AccuracyPredictor.Train(subset, profile, o with { Model = kind }, uniform).Predict(eval.Architectures));
+                    return PredictorMetrics.All(target, AccuracyPredictor.Train(subset, profile, configure(o), uniform).Predict(eval.Architectures));
                 }).ToList();
-                points.Add(Point(Name(kind), n, runs));
+                points.Add(Point(learner, n, runs));
             }
         foreach (var (name, score) in Proxies(eval, profile))
             points.Add(Point(name, 0, [PredictorMetrics.RankOnly(target, score)]));

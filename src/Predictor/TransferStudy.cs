@@ -14,10 +14,10 @@ public sealed record TransferResult(string SourceModel, string TargetModel, int 
 /// features only, so a vector means the same for any layer count. Methods, scored on held-out pairs of the new family:
 /// <list type="bullet">
 /// <item><c>zero-shot</c>: the old family's predictor applied as is (ranks only: the families' losses differ in level).</item>
-/// <item><c>scratch</c>: FastTree on the n new pairs alone (the same options).</item>
+/// <item><c>scratch</c>: the predictor's recipe (ridge trend + FastTree) on the n new pairs alone (the same options).</item>
 /// <item><c>fine-tune</c>: the old predictor's output, rescaled by a least-squares line fitted on the n new pairs, plus
 /// FastTree boosted on the residuals (gradient boosting continued from the old model: fewer, shallower steps).</item>
-/// <item><c>pooled</c>: FastTree on the old family's pairs plus the n new ones, each family's target standardised
+/// <item><c>pooled</c>: the predictor's recipe on the old family's pairs plus the n new ones, each family's target standardised
 /// (z-score over its own pairs), the new pairs weighted by repetition to a quarter of the pool.</item>
 /// </list>
 /// </summary>
@@ -62,8 +62,7 @@ public static class TransferStudy
                 var block = Rows(poolBlock, d, pick);
                 var labels = pick.Select(i => poolLabels[i]).ToArray();
 
-                var scratch = FeatureModel.Fit(block, labels, d, o);
-                runs[Scratch].Add(PredictorMetrics.All(heldLabels, scratch.Predict(heldBlock)));
+                runs[Scratch].Add(PredictorMetrics.All(heldLabels, FitLikePredictor(block, labels, d, o)(heldBlock)));
 
                 var z = pick.Select(i => zeroPool[i]).ToArray();
                 var (a, b) = LeastSquares(z, labels);
@@ -78,8 +77,7 @@ public static class TransferStudy
                 for (int c = 0; c < copies; c++) block.CopyTo(pooledBlock, sourceBlock.Length + c * block.Length);
                 var std = Standardize(labels);
                 var pooledLabels = sourceLabels.Concat(Enumerable.Range(0, copies).SelectMany(_ => std)).ToArray();
-                var pooled = FeatureModel.Fit(pooledBlock, pooledLabels, d, o);
-                runs[Pooled].Add(PredictorMetrics.RankOnly(heldLabels, pooled.Predict(heldBlock)));
+                runs[Pooled].Add(PredictorMetrics.RankOnly(heldLabels, FitLikePredictor(pooledBlock, pooledLabels, d, o)(heldBlock)));
             }
             rows.Add(new TransferRow(n,
                 runs.ToDictionary(kv => kv.Key, kv => kv.Value.Average(m => m.KendallTau)),
@@ -87,6 +85,17 @@ public static class TransferStudy
                 runs.ToDictionary(kv => kv.Key, kv => kv.Value.Average(m => m.TopKPrecision)), repeats));
         }
         return new TransferResult(source.BaseModel, targetPool.BaseModel, source.Count, targetPool.Count, targetHeldOut.Count, o.Target, zeroShot, rows);
+    }
+
+    /// <summary>The predictor's own recipe on a feature block: the ridge trend (when enabled), trees on its residuals.</summary>
+    static Func<float[], double[]> FitLikePredictor(float[] block, double[] labels, int d, PredictorOptions o)
+    {
+        if (o.RidgeLambda <= 0) { var plain = FeatureModel.Fit(block, labels, d, o); return plain.Predict; }
+        var ridge = RidgeBase.Fit(block, labels, d, o.RidgeLambda);
+        var trend = new double[labels.Length];
+        ridge.AddTo(trend, block);
+        var trees = FeatureModel.Fit(block, labels.Select((y, i) => y - trend[i]).ToArray(), d, o);
+        return x => { var p = trees.Predict(x); ridge.AddTo(p, x); return p; };
     }
 
     static float[] Rows(float[] block, int d, int[] pick)

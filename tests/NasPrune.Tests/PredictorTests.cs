@@ -104,7 +104,7 @@ public sealed class PredictorTests : IDisposable
         double tree = scores.Single(s => s.Model == PredictorStudy.Name(PredictorModelKind.FastTree)).Metrics.KendallTau;
         double proxy = scores.Single(s => s.Model == PredictorStudy.ProxyParams).Metrics.KendallTau;
         Assert.True(tree > proxy, $"fasttree τ {tree:F3} vs params proxy {proxy:F3}");
-        Assert.Equal(5, scores.Count); // three learners, two proxies
+        Assert.Equal(6, scores.Count); // four learners, two proxies
     }
 
     /// <summary>

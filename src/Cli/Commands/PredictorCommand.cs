@@ -50,9 +50,10 @@ public static class PredictorCommand
         public readonly Option<double> FeatureFraction = new("--feature-fraction") { Description = "share of features per tree", DefaultValueFactory = _ => new PredictorOptions().FeatureFraction };
         public readonly Option<int> DepthGrid = new("--depth-grid") { Description = "relative-depth cells the per-layer profiles are resampled onto", DefaultValueFactory = _ => new PredictorOptions().DepthGrid };
         public readonly Option<bool> DepthInvariant = new("--depth-invariant") { Description = "no per-layer features (the predictor then applies to other layer counts)" };
+        public readonly Option<double> Ridge = new("--ridge") { Description = "ridge penalty of the linear trend under the trees (0 = trees alone)", DefaultValueFactory = _ => new PredictorOptions().RidgeLambda };
         public readonly Option<long> Seed = CliOptions.Seed();
 
-        public IEnumerable<Option> All => [Target, Trees, Leaves, MinLeaf, LearningRate, FeatureFraction, DepthGrid, DepthInvariant, Seed];
+        public IEnumerable<Option> All => [Target, Trees, Leaves, MinLeaf, LearningRate, FeatureFraction, DepthGrid, DepthInvariant, Ridge, Seed];
 
         public PredictorOptions Read(ParseResult p)
         {
@@ -61,7 +62,7 @@ public static class PredictorCommand
                 Target = p.GetValue(Target)!, NumberOfTrees = p.GetValue(Trees), NumberOfLeaves = p.GetValue(Leaves),
                 MinimumExampleCountPerLeaf = p.GetValue(MinLeaf), LearningRate = p.GetValue(LearningRate),
                 FeatureFraction = p.GetValue(FeatureFraction), DepthGrid = p.GetValue(DepthGrid),
-                PerLayerFeatures = !p.GetValue(DepthInvariant), Seed = unchecked((int)p.GetValue(Seed)),
+                PerLayerFeatures = !p.GetValue(DepthInvariant), RidgeLambda = p.GetValue(Ridge), Seed = unchecked((int)p.GetValue(Seed)),
             };
             o.Validate();
             return o;
@@ -148,8 +149,9 @@ public static class PredictorCommand
     {
         var predictorPath = Required("--predictor", "predictor model zip (card beside it)");
         var pairs = Required("--pairs", "pairs directory of the predictor's base model");
+        var csv = new Option<string?>("--csv") { Description = "also write arch_id, param_ratio, measured and predicted target per pair to this CSV file" };
         var json = CliOptions.Json();
-        var command = new Command("eval", "Score a saved predictor (and the zero-cost proxies) on pairs") { predictorPath, pairs, json };
+        var command = new Command("eval", "Score a saved predictor (and the zero-cost proxies) on pairs") { predictorPath, pairs, csv, json };
         command.SetAction(parse =>
         {
             var predictor = AccuracyPredictor.Load(parse.GetValue(predictorPath)!);
@@ -160,7 +162,14 @@ public static class PredictorCommand
                 throw new UserError($"{dir}: pairs are of base model {other.BaseModel}, the predictor was trained on {predictor.Card.BaseModel}");
             var set = new PairSet(rows, predictor.BaseConfig, dir);
             var target = predictor.Targets(set);
-            var scores = new List<ModelScore> { new(PredictorStudy.Name(predictor.Card.Options.Model), PredictorMetrics.All(target, predictor.Predict(set.Architectures))) };
+            var predicted = predictor.Predict(set.Architectures);
+            var scores = new List<ModelScore> { new(PredictorStudy.Name(predictor.Card.Options.Model), PredictorMetrics.All(target, predicted)) };
+            if (parse.GetValue(csv) is { } csvPath)
+            {
+                if (File.Exists(csvPath)) throw new UserError($"{csvPath}: already exists");
+                AtomicFile.WriteAllText(csvPath, "arch_id,param_ratio,measured,predicted\n" + string.Concat(set.Items.Select((p, i) =>
+                    FormattableString.Invariant($"{p.Row.ArchId},{p.Row.ParamRatio:R},{target[i]:R},{predicted[i]:R}\n"))));
+            }
             scores.AddRange(PredictorStudy.Proxies(set, predictor.Card.Profile).Select(p => new ModelScore(p.Name, PredictorMetrics.RankOnly(target, p.Score))));
             var record = new EvalResult(Path.GetFullPath(parse.GetValue(predictorPath)!), Path.GetFullPath(dir), predictor.Card.Target, scores);
             if (parse.GetValue(json)) { Output.WriteJson(record); return 0; }
