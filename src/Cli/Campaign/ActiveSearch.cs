@@ -57,6 +57,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                     Seed: config.Seed + 100 * r), LayerBounds.Full(space.LayerCount), band, Fitness, mustKeep);
                 var seeds = pairs.OrderBy(p => p.WikiText2Nll).Take(10).Select(p => p.ToArchitecture(paths.Pairs)).ToList();
                 var evolution = new EvolutionarySearch(space).Run(new EvolutionOptions(config.Evolution.Population, config.Evolution.Generations,
+                        Elites: Math.Max(1, config.Evolution.Population / 20),
                         TopK: config.Active.TopK * 4, Seed: config.Seed + 100 * r), shrink.Bounds, band, Fitness, seeds);
                 var known = pairs.Select(p => p.ArchId).ToHashSet();
                 plan = new RoundPlan(evolution.Top.Where(t => !known.Contains(t.Architecture.Id)).Take(config.Active.TopK)

@@ -133,7 +133,7 @@ public static class CampaignCommand
                 rows.Add(CampaignResults.LoadRow(rowPath));
             }
         var results = new CampaignResults(modelDir, prepared.ModelHash, c.Remove, c.Criterion, "test", baseConfig.MaxPositionEmbeddings,
-            c.Final.MaxWindows, c.Final.MmluLimit, c.Final.ZeroShotLimit, rows);
+            c.Final.MaxWindows, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows);
         results.Save(paths.Results);
 
         // Stage 7: the report.

@@ -75,7 +75,7 @@ public sealed class CampaignConfig
         /// <summary>MMLU questions per subject (5-shot; null = all, 0 = skip).</summary>
         public int? MmluLimit { get; set; } = 4;
         /// <summary>Items per zero-shot task (null = all, 0 = skip).</summary>
-        public int? ZeroShotLimit { get; set; } = 100;
+        public int? ZeroshotLimit { get; set; } = 100;
         /// <summary>Recoveries to compare for every pruned method.</summary>
         public List<string> Recover { get; set; } = ["none", "ls"];
         /// <summary>Export the pruned checkpoints into final/&lt;method&gt;/.</summary>
@@ -118,7 +118,7 @@ public sealed class CampaignConfig
         Check(Evolution.Population >= 4 && Evolution.Generations >= 1, "evolution", "population ≥ 4, generations ≥ 1");
         Check(Active.Rounds >= 0 && Active.TopK >= 1 && Active.Patience >= 1, "active", "rounds ≥ 0, top_k ≥ 1, patience ≥ 1");
         Check(Final.MaxWindows is null or > 0, "final.max_windows", "must be positive");
-        Check(Final.MmluLimit is null or >= 0 && Final.ZeroShotLimit is null or >= 0, "final", "limits must be 0 or more");
+        Check(Final.MmluLimit is null or >= 0 && Final.ZeroshotLimit is null or >= 0, "final", "limits must be 0 or more");
         Check(Final.Recover.Count > 0, "final.recover", "name at least one recovery (none, ls, lora, ls+lora)");
     }
 

@@ -59,10 +59,10 @@ public sealed class FinalVerification(PreparedModel prepared, CampaignConfig.Fin
                 mmluAcc = Output.WithProgress($"{method}/{recovery.Name} mmlu", mmlu.Sum(s => s.Test.Count),
                     progress => MmluEvaluator.Evaluate(scorer, mmlu, 5, progress)).Acc;
             }
-            if (options.ZeroShotLimit != 0)
+            if (options.ZeroshotLimit != 0)
             {
                 zeroShot ??= ZeroShotTasks.Resolve(ZeroShotTasks.Locate(dataDir), ZeroShotTasks.SuiteName)
-                    .Select(t => (t, t.LoadItems(options.ZeroShotLimit))).ToList();
+                    .Select(t => (t, t.LoadItems(options.ZeroshotLimit))).ToList();
                 var results = zeroShot.Select(z => Output.WithProgress($"{method}/{recovery.Name} {z.Task.Task}", z.Items.Count,
                     progress => MultipleChoiceEvaluator.Evaluate(scorer, z.Task, z.Items, progress))).ToList();
                 zeroShotAvg = MultipleChoiceAverage.Of(results).Reported;
