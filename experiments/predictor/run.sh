@@ -4,14 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=experiments/predictor
-TRAIN=${TRAIN:-/work/pairs/embedded-train}
-HELD=${HELD:-/work/pairs/embedded-heldout}
-F2_MODEL=${F2_MODEL:-/work/models/nasprune-tiny-llama-6l-gqa}
-F2_TRAIN=${F2_TRAIN:-/work/pairs/family2-train}
-F2_HELD=${F2_HELD:-/work/pairs/family2-heldout}
+TRAIN=${TRAIN:-experiments/pairs/embedded-train}
+HELD=${HELD:-experiments/pairs/embedded-heldout}
+F2_MODEL=${F2_MODEL:-experiments/models/nasprune-tiny-llama-6l-gqa}
+F2_TRAIN=${F2_TRAIN:-experiments/pairs/family2-train}
+F2_HELD=${F2_HELD:-experiments/pairs/family2-heldout}
 
 run() { local name=$1; shift; mkdir -p "$OUT/$name"; echo "+ nasprune $*" | tee "$OUT/$name/command.txt"
-        ./nasprune "$@" > "$OUT/$name/table.txt"; cat "$OUT/$name/table.txt"; }
+        ${NASPRUNE:-./nasprune} "$@" > "$OUT/$name/table.txt"; cat "$OUT/$name/table.txt"; }
 
 # 0. Sanity and development runs that need no lead-made pairs:
 #    a) synthetic pairs with a known monotone loss (SyntheticPairs), 400 train / 200 held-out;
