@@ -1,4 +1,3 @@
-using System.Text.Json;
 
 namespace NasPrune.Common;
 
@@ -9,8 +8,6 @@ namespace NasPrune.Common;
 /// </summary>
 public sealed record ImportanceProfile(string Criterion, string ModelHash, int GroupSize, double[][] Heads, double[][] Channels, double[] Layers)
 {
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
     public const string FileName = "importance-profile.json";
 
     /// <summary>Share of all head importance (summed over layers) that the candidate removes.</summary>
@@ -50,16 +47,7 @@ public sealed record ImportanceProfile(string Criterion, string ModelHash, int G
         return removed / total;
     }
 
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
+    public void Save(string path) => JsonFile.Save(path, this);
 
-    public static ImportanceProfile Load(string path)
-    {
-        if (!File.Exists(path)) throw new UserError($"{path}: importance profile not found");
-        try
-        {
-            return JsonSerializer.Deserialize<ImportanceProfile>(File.ReadAllText(path), Json)
-                   ?? throw new UserError($"{path}: empty importance profile");
-        }
-        catch (JsonException e) { throw new UserError($"{path}: malformed importance profile ({e.Message})"); }
-    }
+    public static ImportanceProfile Load(string path) => JsonFile.Load<ImportanceProfile>(path, "importance profile");
 }

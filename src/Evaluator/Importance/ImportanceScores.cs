@@ -1,4 +1,3 @@
-using System.Text.Json;
 using NasPrune.Common;
 
 namespace NasPrune.Evaluator.Importance;
@@ -33,18 +32,7 @@ public sealed record ImportanceScores(
     /// </summary>
     public ImportanceProfile ToProfile(int groupSize) => new(Criterion, ModelHash, groupSize, Heads, Channels, Layers);
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    public void Save(string path) => JsonFile.Save(path, this);
 
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
-
-    public static ImportanceScores Load(string path)
-    {
-        if (!File.Exists(path)) throw new UserError($"{path}: importance file not found");
-        try
-        {
-            return JsonSerializer.Deserialize<ImportanceScores>(File.ReadAllText(path), Json)
-                   ?? throw new UserError($"{path}: empty importance file");
-        }
-        catch (JsonException e) { throw new UserError($"{path}: malformed importance file ({e.Message})"); }
-    }
+    public static ImportanceScores Load(string path) => JsonFile.Load<ImportanceScores>(path, "importance file");
 }

@@ -1,0 +1,29 @@
+using System.Text.Json;
+
+namespace NasPrune.Common;
+
+/// <summary>
+/// NasPrune's JSON files (importance scores, profiles, results): snake_case, indented, written atomically; a missing,
+/// empty or malformed file is a <see cref="UserError"/> naming the file and what it should have been.
+/// </summary>
+public static class JsonFile
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static void Save<T>(string path, T value) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(value, Options) + "\n");
+
+    public static T Load<T>(string path, string what)
+    {
+        if (!File.Exists(path)) throw new UserError($"{path}: {what} not found");
+        try
+        {
+            return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Options) ?? throw new UserError($"{path}: empty {what}");
+        }
+        catch (JsonException e) { throw new UserError($"{path}: malformed {what} ({e.Message})"); }
+    }
+}
