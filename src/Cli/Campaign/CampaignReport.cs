@@ -114,6 +114,9 @@ public static class CampaignReport
             m.MarkerShape = ScottPlot.MarkerShape.FilledDiamond;
             m.LegendText = method;
         }
+        // A few broken candidates (PPL in the thousands) would flatten the rest: show up to the 90th percentile.
+        var ppl = pairs.Concat(random).Select(p => p.WikiText2Ppl).Order().ToList();
+        if (ppl.Count > 0) plot.Axes.SetLimitsY(ppl[0] * 0.98, ppl[(int)(0.9 * (ppl.Count - 1))] * 1.05);
         plot.Title("Validation PPL (pairs measure) vs kept parameters");
         plot.XLabel("kept parameters (%)");
         plot.YLabel("WikiText-2 validation PPL");
