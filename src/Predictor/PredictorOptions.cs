@@ -24,8 +24,11 @@ public sealed record PredictorOptions
     public int DepthGrid { get; init; } = 8;
     /// <summary>Also give the raw per-layer values (same-family use; off for a predictor meant to transfer).</summary>
     public bool PerLayerFeatures { get; init; } = true;
-    /// <summary>Ridge penalty of the linear trend the trees are fitted on top of (<see cref="RidgeBase"/>); 0 = trees alone.</summary>
-    public double RidgeLambda { get; init; } = 0.05;
+    /// <summary>
+    /// Ridge penalty of a linear trend the trees are fitted on top of (<see cref="RidgeBase"/>); 0 = trees alone, the
+    /// default: on the embedded model's 400 + 200 pairs the trend lowered held-out τ (0.779 vs 0.820).
+    /// </summary>
+    public double RidgeLambda { get; init; }
     public int Seed { get; init; } = 1234;
     /// <summary>Trainer threads (1 = reproducible to the bit and polite on a shared machine).</summary>
     public int Threads { get; init; } = 1;
