@@ -20,13 +20,7 @@ SYN=${SYN:-/tmp/nasprune-predictor-synthetic}
 [ -d "$SYN/heldout" ] || ./nasprune predictor synthetic-pairs --out "$SYN/heldout" --count 200 --seed 2
 rm -f "$OUT/synthetic/predictor."*
 run synthetic predictor train --pairs "$SYN/train" --heldout "$SYN/heldout" --out "$OUT/synthetic/predictor.zip" --curve-sizes 50 100 200 400
-#    b) 60 real pairs of the embedded model (seed 777), made with
-#       nice -n 10 ./nasprune sample --out /work/pairs-predictor-dev/embedded-dev60 --count 60 --seed 777
-DEV=${DEV:-/work/pairs-predictor-dev/embedded-dev60}
-rm -f "$OUT/embedded-dev60/predictor."*
-run embedded-dev60 predictor train --pairs "$DEV" --out "$OUT/embedded-dev60/predictor.zip" --curve-sizes 12 24 48
-run bench-synthetic predictor bench --predictor "$OUT/synthetic/predictor.zip" --count 50000
-[ "${DEV_ONLY:-0}" = 1 ] && exit 0
+[ "${SYNTHETIC_ONLY:-0}" = 1 ] && exit 0
 
 # 1. The predictor (target nll, per-layer + depth-invariant features): CV, held-out vs baselines, learning curve, plots.
 rm -f "$OUT/embedded-nll/predictor."*
