@@ -1,6 +1,7 @@
 using NasPrune.Cli.Campaign;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
+using NasPrune.Search;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -48,6 +49,8 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Equal(pairs.Min(p => p.WikiText2Nll), nasprune.ValidationNll);
         Assert.All(pairs, p => Assert.InRange(p.ParamRatio, 0.6 - 1e-9, 0.7 + 1e-9));
         Assert.True(File.Exists(paths.SearchRound(1)));
+        // The shrunken space is written as the sampler reads it, so more pairs can be drawn inside it.
+        Assert.Equal(3, LayerBoundsJson.Load(paths.SearchBounds(1), 3).HeadMin.Length);
 
         // A crash after the search: the final stage's outputs are gone, everything before must be reused untouched.
         var before = Snapshot(paths.Pairs).Concat(Snapshot(paths.SearchDir)).Concat(Snapshot(paths.RandomPairs)).ToDictionary();
@@ -101,7 +104,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
 
         // The shipped configurations load.
         string repo = Path.GetDirectoryName(DataDirectory.Resolve())!;
-        foreach (var shipped in new[] { "experiments/default/campaign.yaml", "experiments/default/campaign-50.yaml", "experiments/overnight-gpu/campaign.yaml" })
+        foreach (var shipped in new[] { "experiments/default/campaign.yaml", "experiments/default/campaign-50.yaml", "experiments/default/campaign-overnight-gpu.yaml" })
             CampaignConfig.Load(Path.Combine(repo, shipped));
     }
 }

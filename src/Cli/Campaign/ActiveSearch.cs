@@ -65,6 +65,8 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                     predictor.PredictNll([evolution.Top[0].Architecture])[0], evolution.Top[0].Architecture.Id,
                     shrink.Rounds.Select(s => s.OutputLog10Volume).Prepend(shrink.Rounds.FirstOrDefault()?.InputLog10Volume ?? 0).ToList(),
                     LayerBoundsJson.ToJson(shrink.Bounds).ToJsonString());
+                // The shrunken space on its own, as `nasprune sample --bounds` reads it (more pairs inside it).
+                LayerBoundsJson.Save(paths.SearchBounds(r), shrink.Bounds);
                 AtomicFile.WriteAllText(paths.SearchPlan(r), JsonSerializer.Serialize(plan, Json) + "\n");
             }
             var candidates = plan.Candidates.Select(c => Architecture.FromJson(c, paths.SearchPlan(r))).ToList();

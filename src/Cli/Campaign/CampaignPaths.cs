@@ -14,6 +14,7 @@ public sealed record CampaignPaths(string Root)
     public string PredictorModel => Path.Combine(PredictorDir, "model.zip");
     public string SearchDir => Path.Combine(Root, "search");
     public string SearchRound(int r) => Path.Combine(SearchDir, $"round-{r}.json");
+    public string SearchBounds(int r) => Path.Combine(SearchDir, $"round-{r}.bounds.json");
     public string SearchPlan(int r) => Path.Combine(SearchDir, $"round-{r}.plan.json");
     public string FinalDir => Path.Combine(Root, "final");
     public string FinalRow(string method, string recovery) => Path.Combine(FinalDir, $"{method}-{recovery}.json");
