@@ -117,11 +117,7 @@ public static class CampaignReport
         // A few broken candidates (PPL in the thousands) would flatten the rest: show up to the 90th percentile.
         var ppl = pairs.Concat(random).Select(p => p.WikiText2Ppl).Order().ToList();
         if (ppl.Count > 0) plot.Axes.SetLimitsY(ppl[0] * 0.98, ppl[(int)(0.9 * (ppl.Count - 1))] * 1.05);
-        plot.Title("Validation PPL (pairs measure) vs kept parameters");
-        plot.XLabel("kept parameters (%)");
-        plot.YLabel("WikiText-2 validation PPL");
-        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-        plot.SavePng(path, 900, 600);
+        Save(plot, path, "Validation PPL (pairs measure) vs kept parameters", "kept parameters (%)", "WikiText-2 validation PPL", ScottPlot.Alignment.UpperRight, 900, 600);
     }
 
     static void LayerProfile(string path, IReadOnlyList<PairRecord> pairs, CampaignResults results)
@@ -139,11 +135,7 @@ public static class CampaignReport
             ffn.LegendText = $"{method} FFN";
             ffn.LinePattern = ScottPlot.LinePattern.Dashed;
         }
-        plot.Title("Kept width per layer: NasPrune's architecture vs uniform");
-        plot.XLabel("layer");
-        plot.YLabel("kept (%)");
-        plot.ShowLegend(ScottPlot.Alignment.LowerRight);
-        plot.SavePng(path, 900, 600);
+        Save(plot, path, "Kept width per layer: NasPrune's architecture vs uniform", "layer", "kept (%)", ScottPlot.Alignment.LowerRight, 900, 600);
     }
 
     static void PredictorScatter(string path, IReadOnlyList<ActiveRound> rounds)
@@ -161,11 +153,7 @@ public static class CampaignReport
             var d = plot.Add.Line(all.Min(), all.Min(), all.Max(), all.Max());
             d.LinePattern = ScottPlot.LinePattern.Dashed;
         }
-        plot.Title("Predictor on the candidates it chose (predicted before they were measured)");
-        plot.XLabel("measured validation NLL");
-        plot.YLabel("predicted");
-        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
-        plot.SavePng(path, 800, 700);
+        Save(plot, path, "Predictor on the candidates it chose (predicted before they were measured)", "measured validation NLL", "predicted", ScottPlot.Alignment.UpperLeft, 800, 700);
     }
 
     static void Progress(string path, IReadOnlyList<ActiveRound> rounds, IReadOnlyList<PairRecord> pairs)
@@ -178,10 +166,15 @@ public static class CampaignReport
         var predicted = plot.Add.Scatter(rounds.Select(r => (double)r.Round).ToArray(), rounds.Select(r => r.PredictedBest).ToArray());
         predicted.LegendText = "predicted best";
         predicted.LinePattern = ScottPlot.LinePattern.Dashed;
-        plot.Title("Active search progress (round 0 = initial random pairs)");
-        plot.XLabel("round");
-        plot.YLabel("NLL");
-        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-        plot.SavePng(path, 800, 500);
+        Save(plot, path, "Active search progress (round 0 = initial random pairs)", "round", "NLL", ScottPlot.Alignment.UpperRight, 800, 500);
+    }
+
+    static void Save(ScottPlot.Plot plot, string path, string title, string x, string y, ScottPlot.Alignment legend, int width, int height)
+    {
+        plot.Title(title);
+        plot.XLabel(x);
+        plot.YLabel(y);
+        plot.ShowLegend(legend);
+        plot.SavePng(path, width, height);
     }
 }
