@@ -9,7 +9,7 @@ public sealed record CampaignResults(
 {
     public void Save(string path) => JsonFile.Save(path, this);
 
-    public static CampaignResults Load(string path) => JsonFile.Load<CampaignResults>(path, "results.json (has the campaign's final stage run?)");
+    public static CampaignResults Load(string path) => JsonFile.Load<CampaignResults>(path, "campaign results (the final stage writes them)");
 
     public static ResultRow LoadRow(string path) => JsonFile.Load<ResultRow>(path, "final result row");
 

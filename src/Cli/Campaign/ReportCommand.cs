@@ -12,7 +12,9 @@ public static class ReportCommand
         var command = new Command("report", "Write report.md and its PNG figures from a finished campaign run directory") { run, json };
         command.SetAction(parse =>
         {
-            string path = CampaignReport.Write(new CampaignPaths(Path.GetFullPath(parse.GetValue(run)!)));
+            string dir = Path.GetFullPath(parse.GetValue(run)!);
+            if (!Directory.Exists(dir)) throw new Common.UserError($"{dir}: run directory not found");
+            string path = CampaignReport.Write(new CampaignPaths(dir));
             if (parse.GetValue(json)) Output.WriteJson(new { Report = path });
             else Console.WriteLine($"report: {path}");
             return 0;
