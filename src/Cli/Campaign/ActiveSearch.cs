@@ -117,6 +117,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
         NumberOfTrees = config.Predictor.Trees,
         NumberOfLeaves = config.Predictor.Leaves,
         LearningRate = config.Predictor.LearningRate,
+        RidgeLambda = config.Predictor.Ridge,
         Seed = unchecked((int)config.Seed) + round,
     };
 }

@@ -44,6 +44,8 @@ public sealed class CampaignConfig
         public int Trees { get; set; } = 400;
         public int Leaves { get; set; } = 8;
         public double LearningRate { get; set; } = 0.05;
+        /// <summary>Ridge penalty of a linear trend under the trees (0 = trees alone; PredictorOptions.RidgeLambda).</summary>
+        public double Ridge { get; set; }
     }
 
     public sealed class ShrinkSection
@@ -113,7 +115,8 @@ public sealed class CampaignConfig
         Check(BandWidth > 0 && BandWidth < 1 - Remove, "band_width", "must be positive and below the kept share");
         Check(Pairs.Count >= 10, "pairs.count", "at least 10 pairs");
         Check(Pairs.Windows > 0, "pairs.windows", "must be positive");
-        Check(Predictor.Trees > 0 && Predictor.Leaves >= 2 && Predictor.LearningRate > 0, "predictor", "trees > 0, leaves ≥ 2, learning_rate > 0");
+        Check(Predictor.Trees > 0 && Predictor.Leaves >= 2 && Predictor.LearningRate > 0 && Predictor.Ridge >= 0, "predictor",
+            "trees > 0, leaves ≥ 2, learning_rate > 0, ridge ≥ 0");
         Check(Shrink.Rounds >= 0 && Shrink.SampleSize >= 10 && Shrink.TopQuantile is > 0 and < 1, "shrink", "rounds ≥ 0, sample_size ≥ 10, 0 < top_quantile < 1");
         Check(Evolution.Population >= 4 && Evolution.Generations >= 1, "evolution", "population ≥ 4, generations ≥ 1");
         Check(Active.Rounds >= 0 && Active.TopK >= 1 && Active.Patience >= 1, "active", "rounds ≥ 0, top_k ≥ 1, patience ≥ 1");
