@@ -44,23 +44,23 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 continue;
             }
             var pairs = PairStore.ReadAll(paths.Pairs);
+            // Every measured pair by id; the round's new rows join it as they are written (no re-reading the store).
+            var measuredById = pairs.GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
             var bestBefore = pairs.MinBy(p => p.WikiText2Nll)!;
             var predictor = AccuracyPredictor.Train(pairs, baseConfig, profile, PredictorOptions(config, r));
             double[] Fitness(IReadOnlyList<Architecture> candidates) => predictor.Predict(candidates);
 
             var plan = LoadPlan(r);
-            ShrinkResult? shrink = null;
             if (plan is null)
             {
                 var mustKeep = new[] { bestBefore.ToArchitecture(paths.Pairs) };
-                shrink = new SpaceShrinker(space).Shrink(new ShrinkOptions(config.Shrink.Rounds, config.Shrink.SampleSize, config.Shrink.TopQuantile,
+                var shrink = new SpaceShrinker(space).Shrink(new ShrinkOptions(config.Shrink.Rounds, config.Shrink.SampleSize, config.Shrink.TopQuantile,
                     Seed: config.Seed + 100 * r), LayerBounds.Full(space.LayerCount), band, Fitness, mustKeep);
                 var seeds = pairs.OrderBy(p => p.WikiText2Nll).Take(10).Select(p => p.ToArchitecture(paths.Pairs)).ToList();
                 var evolution = new EvolutionarySearch(space).Run(new EvolutionOptions(config.Evolution.Population, config.Evolution.Generations,
                         Elites: Math.Max(1, config.Evolution.Population / 20),
                         TopK: config.Active.TopK * 4, Seed: config.Seed + 100 * r), shrink.Bounds, band, Fitness, seeds);
-                var known = pairs.Select(p => p.ArchId).ToHashSet();
-                plan = new RoundPlan(evolution.Top.Where(t => !known.Contains(t.Architecture.Id)).Take(config.Active.TopK)
+                plan = new RoundPlan(evolution.Top.Where(t => !measuredById.ContainsKey(t.Architecture.Id)).Take(config.Active.TopK)
                         .Select(t => t.Architecture.ToJson().ToJsonString()).ToList(),
                     predictor.PredictNll([evolution.Top[0].Architecture])[0], evolution.Top[0].Architecture.Id,
                     shrink.Rounds.Select(s => s.OutputLog10Volume).Prepend(shrink.Rounds.FirstOrDefault()?.InputLog10Volume ?? 0).ToList(),
@@ -71,28 +71,26 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
             }
             var candidates = plan.Candidates.Select(c => Architecture.FromJson(c, paths.SearchPlan(r))).ToList();
             var predicted = predictor.PredictNll(candidates);
-            var present = PairStore.ExistingIds(paths.Pairs);
             var writer = new ShardWriter(paths.ActivePairs);
-            var measured = new List<double>();
             Output.WithProgress($"active round {r}: {candidates.Count} candidates", candidates.Count, progress =>
             {
                 for (int i = 0; i < candidates.Count; i++)
                 {
-                    if (!present.Contains(candidates[i].Id))
+                    if (!measuredById.ContainsKey(candidates[i].Id))
                     {
                         var row = evaluator.Evaluate(candidates[i], out _);
                         row.Source = $"active-{r}";
                         row.SampleSeed = config.Seed;
                         row.SampleIndex = i;
                         writer.Add(row);
+                        measuredById[row.ArchId] = row;
                     }
                     progress.Report(i + 1);
                 }
                 return 0;
             });
-            var all = PairStore.ReadAll(paths.Pairs).GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
-            measured.AddRange(candidates.Select(c => all[c.Id].WikiText2Nll));
-            var bestAfter = all.Values.MinBy(p => p.WikiText2Nll)!;
+            var measured = candidates.Select(c => measuredById[c.Id].WikiText2Nll).ToList();
+            var bestAfter = measuredById.Values.MinBy(p => p.WikiText2Nll)!;
             bool improved = bestAfter.WikiText2Nll < bestBefore.WikiText2Nll - 1e-12;
             double tau = candidates.Count >= 2 ? PredictorMetrics.KendallTau(measured, predicted) : double.NaN;
             var record = new ActiveRound(r, pairs.Count, plan.Log10Volumes, plan.PredictedBest, plan.PredictedBestId, candidates.Select(c => c.Id).ToList(),

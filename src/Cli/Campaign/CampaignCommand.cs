@@ -4,6 +4,7 @@ using NasPrune.Common;
 using NasPrune.Common.Pairs;
 using NasPrune.Evaluator.Importance;
 using NasPrune.Evaluator.Pairs;
+using NasPrune.Evaluator.Perplexity;
 using NasPrune.Evaluator.Pruning;
 using NasPrune.Evaluator.Recovery;
 using NasPrune.Evaluator.Runtime;
@@ -75,7 +76,7 @@ public static class CampaignCommand
         var stream = new ArchitectureSampler(space).Sample(new SamplerOptions(band, c.Pairs.Count + maxActive, c.Seed));
         if (stream.Count < c.Pairs.Count + maxActive)
             throw new UserError($"the band {min:P1}–{max:P1} holds only {stream.Count} distinct architectures; widen band_width or lower pairs.count");
-        var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTaskNames.WikiText2], c.Pairs.Windows, c.Pairs.WindowSeed));
+        var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTask.WikiText2.Name], c.Pairs.Windows, c.Pairs.WindowSeed));
         var initial = stream.Take(c.Pairs.Count).ToList();
         var pairsRun = Output.WithProgress($"initial pairs", initial.Count,
             progress => new PairRunner(evaluator, paths.Pairs, ShardSpec.Single).Run(initial, c.Seed, progress: progress));
@@ -157,9 +158,4 @@ public static class CampaignCommand
         }
         AtomicFile.WriteAllText(paths.CampaignJson, text + "\n");
     }
-}
-
-static class PerplexityTaskNames
-{
-    public const string WikiText2 = "wikitext2";
 }
