@@ -33,6 +33,13 @@ public static class CliOptions
         Description = "NasPrune's data folder (default: $NASPRUNE_DATA, else the repository's data/)",
     };
 
+    /// <summary>The importance criterion that orders heads and channels (default activation); <paramref name="purpose"/> starts the help text.</summary>
+    public static Option<string> Criterion(string purpose = "importance criterion") => new("--criterion")
+    {
+        Description = $"{purpose} ({string.Join(", ", Evaluator.Importance.ImportanceCriteria.Names)})",
+        DefaultValueFactory = _ => "activation",
+    };
+
     public static Option<string?> Model() => new("--model")
     {
         Description = "Hugging Face model directory (default: the embedded model data/models/nasprune-tiny-llama)",

@@ -46,10 +46,7 @@ public static class EvalCommand
         };
         var protocol = new Option<string?>("--protocol") { Description = "llm-pruner: 128-token windows, as LLM-Pruner reports" };
         var arch = new Option<string?>("--arch") { Description = "evaluate this pruning candidate (architecture JSON) of --model, applied in place" };
-        var criterion = new Option<string>("--criterion")
-        {
-            Description = "with --arch: the importance criterion that orders heads and channels", DefaultValueFactory = _ => "activation",
-        };
+        var criterion = CliOptions.Criterion("with --arch: the importance criterion that orders heads and channels");
         var maxWindows = new Option<int?>("--max-windows") { Description = "evaluate only the first N windows" };
         var batch = new Option<int>("--batch-size")
         {

@@ -22,10 +22,7 @@ public static class ImportanceCommand
     public static Command Create()
     {
         var model = CliOptions.Model();
-        var criterion = new Option<string>("--criterion")
-        {
-            Description = $"importance criterion ({string.Join(", ", ImportanceCriteria.Names)})", DefaultValueFactory = _ => "activation",
-        };
+        var criterion = CliOptions.Criterion();
         var sequences = new Option<int>("--calibration-sequences") { Description = "calibration windows (validation split)", DefaultValueFactory = _ => 32 };
         var task = new Option<string>("--calibration-task") { Description = "wikitext2 or ptb (validation split)", DefaultValueFactory = _ => "wikitext2" };
         var output = new Option<string?>("--out") { Description = "also write the scores to this JSON file" };

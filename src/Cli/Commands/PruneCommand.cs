@@ -25,11 +25,7 @@ public static class PruneCommand
     sealed class Options
     {
         public readonly Option<string?> Model = CliOptions.Model();
-        public readonly Option<string> Criterion = new("--criterion")
-        {
-            Description = $"importance criterion ({string.Join(", ", ImportanceCriteria.Names)})",
-            DefaultValueFactory = _ => "activation",
-        };
+        public readonly Option<string> Criterion = CliOptions.Criterion();
         public readonly Option<bool> Uniform = new("--uniform") { Description = "the same keep ratio in every layer (default method)" };
         public readonly Option<bool> Random = new("--random") { Description = "a random architecture at the budget (--seed)" };
         public readonly Option<string?> Arch = new("--arch") { Description = "an architecture JSON file (shared DESIGN format)" };

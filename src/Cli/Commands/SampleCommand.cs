@@ -32,11 +32,7 @@ public static class SampleCommand
     {
         var output = new Option<string>("--out") { Description = "pairs directory (rows go to <out>/shard-<i>-of-<N>/part-<k>.parquet)", Required = true };
         var model = CliOptions.Model();
-        var criterion = new Option<string>("--criterion")
-        {
-            Description = $"importance criterion that orders heads and channels ({string.Join(", ", ImportanceCriteria.Names)})",
-            DefaultValueFactory = _ => "activation",
-        };
+        var criterion = CliOptions.Criterion("importance criterion that orders heads and channels");
         var count = new Option<int>("--count") { Description = "candidates in the seeded stream (all workers together)", DefaultValueFactory = _ => 400 };
         var minKept = new Option<double>("--min-kept") { Description = "lower edge of the budget band (kept share)", DefaultValueFactory = _ => 0.75 };
         var maxKept = new Option<double>("--max-kept") { Description = "upper edge of the budget band (kept share)", DefaultValueFactory = _ => 0.85 };
