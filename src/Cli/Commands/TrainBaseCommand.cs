@@ -14,7 +14,7 @@ namespace NasPrune.Cli.Commands;
 /// <summary>
 /// <c>nasprune train-base</c>: trains NasPrune's own small LLaMA-architecture model from scratch (byte-level BPE
 /// tokenizer included) on a general-English corpus, then writes a Hugging Face checkpoint with a README that
-/// records the command, the seed, the training curve and zero-shot WikiText-2/PTB perplexities beside a
+/// records the command, the seed, the training curve and WikiText-2/PTB/heldout perplexities beside a
 /// unigram baseline's.
 /// </summary>
 public static class TrainBaseCommand
@@ -41,7 +41,7 @@ public static class TrainBaseCommand
         var steps = Int("--steps", "optimizer steps", defaults.Steps);
         var warmup = Int("--warmup", "linear warmup steps", defaults.WarmupSteps);
         var evalEvery = Int("--eval-every", "steps between held-out evaluations", defaults.EvalEvery);
-        var finalWindows = new Option<int?>("--final-eval-windows") { Description = "limit the closing WikiText-2/PTB evaluations to N windows each (default: whole splits)" };
+        var finalWindows = new Option<int?>("--final-eval-windows") { Description = "limit the closing WikiText-2/PTB/heldout evaluations to N windows each (default: whole splits)" };
         var lr = new Option<double>("--lr") { Description = "peak learning rate (AdamW, cosine decay)", DefaultValueFactory = _ => defaults.LearningRate };
         var seed = CliOptions.Seed(defaults.Seed);
         var device = CliOptions.Device();
@@ -162,10 +162,14 @@ public static class TrainBaseCommand
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine($"# {Path.GetFileName(r.Out)}");
         sb.AppendLine();
-        sb.AppendLine("NasPrune's embedded default model: a LLaMA-architecture decoder (RMSNorm, RoPE, SwiGLU, tied embeddings) and a");
-        sb.AppendLine("byte-level BPE tokenizer, both trained from scratch by NasPrune on general English (the Brown Corpus and the");
-        sb.AppendLine("State of the Union addresses, `data/train-corpus/`). WikiText-2 and PTB were never trained on: their perplexities");
-        sb.AppendLine("below are zero-shot. A standard Hugging Face checkpoint: `config.json`, `model.safetensors`, `tokenizer.json`.");
+        sb.AppendLine("A LLaMA-architecture decoder (RMSNorm, RoPE, SwiGLU, tied embeddings) and a byte-level BPE tokenizer, both");
+        sb.AppendLine("trained from scratch by NasPrune on the training corpus below; the tokenizer on the same text. A standard");
+        sb.AppendLine("Hugging Face checkpoint: `config.json`, `model.safetensors`, `tokenizer.json`.");
+        sb.AppendLine();
+        sb.AppendLine("Training files (the last 2 % of each held out of training): " + string.Join(", ", corpus.Files.Select(f => $"`{Path.GetFileName(f)}`")) + ".");
+        sb.AppendLine("Evaluation splits (WikiText-2 raw and PTB validation/test) are never trained on; where the corpus holds their");
+        sb.AppendLine("training splits, the model is in-domain for them, as a real LLM that has seen Wikipedia is. `heldout` is the");
+        sb.AppendLine("held-out tail of the general-English files (`brown.txt`, `sotu.txt`).");
         sb.AppendLine();
         sb.AppendLine("## How it was made");
         sb.AppendLine();
@@ -178,7 +182,7 @@ public static class TrainBaseCommand
         sb.AppendLine(string.Create(inv, $"{o.Steps} steps of {o.BatchSize} random windows of {o.SeqLen} tokens = {r.TrainTokens:N0} tokens seen, of a {r.CorpusTrainTokens:N0}-token training stream (last 2% of each corpus file held out)."));
         sb.AppendLine(string.Create(inv, $"Training took {r.TrainSeconds / 60:F1} minutes on {Environment.ProcessorCount} CPU cores ({TorchSharp.torch.get_num_threads()} torch threads). Model hash {r.ModelHash}."));
         sb.AppendLine();
-        sb.AppendLine("## Perplexity (zero-shot; non-overlapping windows of the full context, mean token NLL)");
+        sb.AppendLine("## Perplexity (non-overlapping windows of the full context, mean token NLL)");
         sb.AppendLine();
         sb.AppendLine("| task | split | windows | predicted tokens | perplexity | unigram perplexity (same tokens) |");
         sb.AppendLine("|---|---|---:|---:|---:|---:|");
