@@ -16,7 +16,7 @@ public static class Output
         Out = new AnsiConsoleOutput(Console.Error),
     });
 
-    static readonly JsonSerializerOptions JsonOptions = new()
+    public static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

@@ -16,6 +16,7 @@ var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models 
     PruneCommand.CreateExport(),
     PruneSweepCommand.Create(),
     SampleCommand.Create(),
+    FaithfulnessCommand.Create(),
     PairsCommand.Create(),
     CampaignCommand.Create(),
     ReportCommand.Create(),

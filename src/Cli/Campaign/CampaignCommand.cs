@@ -134,7 +134,8 @@ public static class CampaignCommand
                 rows.Add(CampaignResults.LoadRow(rowPath));
             }
         var results = new CampaignResults(modelDir, prepared.ModelHash, c.Remove, c.Criterion, "test", baseConfig.MaxPositionEmbeddings,
-            c.Final.MaxWindows, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows);
+            c.Final.MaxWindows, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows,
+            PerplexityTask.All.ToDictionary(t => t.Name, t => t.Description));
         results.Save(paths.Results);
 
         // Stage 7: the report.

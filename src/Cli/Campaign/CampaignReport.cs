@@ -40,10 +40,10 @@ public static class CampaignReport
         md.AppendLine($"Test splits, context {results.SeqLen} tokens{(results.MaxWindows is int w ? $", first {w} windows per task" : ", whole splits")}; " +
                       $"MMLU 5-shot{(results.MmluLimit is int m ? $" ({m} questions per subject)" : "")}; zero-shot average of the reported metric over the seven tasks" +
                       $"{(results.ZeroshotLimit is int z ? $" ({z} items each)" : "")}. Search used validation data only.").AppendLine();
-        md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | MMLU | zero-shot avg | real evaluations |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | held-out PPL | MMLU | zero-shot avg | real evaluations |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results.Rows)
-            md.AppendLine(($"| {r.Method} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | " +
+            md.AppendLine(($"| {r.Method} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | {r.HeldoutPpl:F2} | " +
                                              $"{Percent(r.MmluAcc)} | {Percent(r.ZeroshotAvg)} | {r.RealEvaluations} |"));
         md.AppendLine();
         foreach (var recovery in results.Rows.Select(r => r.Recovery).Distinct())
@@ -52,8 +52,8 @@ public static class CampaignReport
             var ours = results.Rows.FirstOrDefault(r => r.Method == "nasprune" && r.Recovery == recovery);
             var rnd = results.Rows.FirstOrDefault(r => r.Method == "random" && r.Recovery == recovery);
             if (uniform is null || ours is null) continue;
-            md.AppendLine(($"- recovery `{recovery}`: NasPrune vs uniform WikiText-2 {Change(ours.Wikitext2Ppl, uniform.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, uniform.PtbPpl)}" +
-                (rnd is null ? "" : $"; vs random search WikiText-2 {Change(ours.Wikitext2Ppl, rnd.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, rnd.PtbPpl)}")));
+            md.AppendLine(($"- recovery `{recovery}`: NasPrune vs uniform WikiText-2 {Change(ours.Wikitext2Ppl, uniform.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, uniform.PtbPpl)}, held-out {Change(ours.HeldoutPpl, uniform.HeldoutPpl)}" +
+                (rnd is null ? "" : $"; vs random search WikiText-2 {Change(ours.Wikitext2Ppl, rnd.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, rnd.PtbPpl)}, held-out {Change(ours.HeldoutPpl, rnd.HeldoutPpl)}")));
         }
         md.AppendLine().AppendLine("## Search").AppendLine();
         md.AppendLine($"{pairs.Count} pairs evaluated on the validation measure ({pairs.Count(p => p.Source == "sample")} initial random, " +

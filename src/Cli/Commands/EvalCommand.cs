@@ -105,7 +105,7 @@ public static class EvalCommand
             int total = Math.Min(ids.Length / length, windows ?? int.MaxValue);
             var result = Output.WithProgress($"{t.Name} {s.ToString().ToLowerInvariant()}", total,
                 progress => PerplexityEvaluator.Evaluate(lm, ids, t.Name, s.ToString().ToLowerInvariant(), length, batchSize, windows, progress))
-                with { Tokenizer = tokenizer.Description, ModelHash = evaluated.Identity };
+                with { Tokenizer = tokenizer.Description, ModelHash = evaluated.Identity, Text = t.Description };
             if (parse.GetValue(json)) Output.WriteJson(result);
             else
                 Console.WriteLine($"{result.Task} {result.Split}: ppl {result.Ppl:F3}  (nll {result.Nll:F5}, {result.Windows} windows x {result.SeqLen} tokens, " +

@@ -144,12 +144,12 @@ public static class PruneCommand
         return result;
     }
 
-    /// <summary>WikiText-2 and PTB perplexity of <paramref name="model"/>, under one progress bar.</summary>
+    /// <summary>Perplexity on every task (WikiText-2, PTB, held-out general English) of <paramref name="model"/>, under one progress bar.</summary>
     public static IReadOnlyList<PerplexityResult> Evaluate(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM model, Split split,
         int? windows, string label)
     {
         int total = PerplexityTask.All.Sum(t => prepared.WindowCount(t, split, windows));
-        return Output.WithProgress($"{label}: wikitext2 + ptb {split.ToString().ToLowerInvariant()}", total, progress =>
+        return Output.WithProgress($"{label}: {string.Join(" + ", PerplexityTask.All.Select(t => t.Name))} {split.ToString().ToLowerInvariant()}", total, progress =>
         {
             var results = new List<PerplexityResult>();
             foreach (var task in PerplexityTask.All)

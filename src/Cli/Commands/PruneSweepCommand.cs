@@ -13,15 +13,15 @@ namespace NasPrune.Cli.Commands;
 
 /// <summary>
 /// <c>nasprune prune-sweep</c>: uniform pruning at several budgets with several criteria and recoveries, evaluated on
-/// WikiText-2 and PTB — the LLM-Pruner Table-1 analogue for a model. One process: each criterion's importance is
+/// WikiText-2, PTB and held-out general English — the LLM-Pruner Table-1 analogue for a model. One process: each criterion's importance is
 /// computed (or read from the cache) once and the model reordered once. Writes results.json and table.md.
 /// </summary>
 public static class PruneSweepCommand
 {
     public sealed record SweepRow(string Criterion, double BudgetRemoved, string Recovery, string ArchitectureId, long Params,
-        double ParamRatio, double WikiText2Ppl, double PtbPpl, int WikiText2Windows, int PtbWindows, double Seconds);
+        double ParamRatio, double WikiText2Ppl, double PtbPpl, double HeldOutPpl, int WikiText2Windows, int PtbWindows, int HeldOutWindows, double Seconds);
     public sealed record SweepResult(string Model, string ModelHash, long BaseParams, string Split, int SeqLen, int? EvalWindows,
-        CalibrationSettings Calibration, int LoraSteps, double LoraLearningRate, double DenseWikiText2Ppl, double DensePtbPpl, IReadOnlyList<SweepRow> Rows);
+        CalibrationSettings Calibration, int LoraSteps, double LoraLearningRate, double DenseWikiText2Ppl, double DensePtbPpl, double DenseHeldOutPpl, IReadOnlyList<SweepRow> Rows);
 
     public static Command Create()
     {
@@ -48,7 +48,7 @@ public static class PruneSweepCommand
         var device = CliOptions.Device();
         var json = CliOptions.Json();
         var data = CliOptions.Data();
-        var command = new Command("prune-sweep", "Uniform pruning across criteria, budgets and recoveries on WikiText-2 and PTB (results.json, table.md)")
+        var command = new Command("prune-sweep", "Uniform pruning across criteria, budgets and recoveries on WikiText-2, PTB and held-out general English (results.json, table.md)")
         {
             model, criteria, budgets, recover, loraSteps, loraLr, evalWindows, output, split, seed, device, json, data,
         };
@@ -72,12 +72,12 @@ public static class PruneSweepCommand
             Directory.CreateDirectory(outDir);
 
             var rows = new List<SweepRow>();
-            double denseWiki = double.NaN, densePtb = double.NaN;
+            double denseWiki = double.NaN, densePtb = double.NaN, denseHeldOut = double.NaN;
             long baseParams = 0;
             string hash = "";
             int seqLen = 0;
             SweepResult Snapshot() => new(Path.GetFullPath(modelDir), hash, baseParams, sp.ToString().ToLowerInvariant(), seqLen, windows,
-                calibration, lora.Steps, lora.LearningRate, denseWiki, densePtb, rows.ToList());
+                calibration, lora.Steps, lora.LearningRate, denseWiki, densePtb, denseHeldOut, rows.ToList());
             foreach (var criterion in names)
             {
                 using var prepared = PreparedModel.Prepare(modelDir, dataDir, criterion, calibration, dev, log: Output.Log);
@@ -87,7 +87,7 @@ public static class PruneSweepCommand
                 if (double.IsNaN(denseWiki))
                 {
                     var dense = PruneCommand.Evaluate(prepared, prepared.Model, sp, windows, "dense");
-                    (denseWiki, densePtb) = (dense[0].Ppl, dense[1].Ppl);
+                    (denseWiki, densePtb, denseHeldOut) = (dense[0].Ppl, dense[1].Ppl, dense[2].Ppl);
                 }
                 foreach (double budget in shares)
                 {
@@ -110,9 +110,9 @@ public static class PruneSweepCommand
                             ppl = PruneCommand.Evaluate(prepared, pruned, sp, windows, label);
                         }
                         var row = new SweepRow(criterion, budget, plan.Name, arch.Id, arch.Params(config), arch.ParamRatio(config),
-                            ppl[0].Ppl, ppl[1].Ppl, ppl[0].Windows, ppl[1].Windows, watch.Elapsed.TotalSeconds);
+                            ppl[0].Ppl, ppl[1].Ppl, ppl[2].Ppl, ppl[0].Windows, ppl[1].Windows, ppl[2].Windows, watch.Elapsed.TotalSeconds);
                         rows.Add(row);
-                        Output.Log(string.Create(CultureInfo.InvariantCulture, $"{label}: wikitext2 {row.WikiText2Ppl:F2}, ptb {row.PtbPpl:F2} ({row.Seconds:F0} s)"));
+                        Output.Log(string.Create(CultureInfo.InvariantCulture, $"{label}: wikitext2 {row.WikiText2Ppl:F2}, ptb {row.PtbPpl:F2}, heldout {row.HeldOutPpl:F2} ({row.Seconds:F0} s)"));
                         // Rewritten after every row, atomically: an interrupted sweep keeps what it measured.
                         AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), Output.ToJson(Snapshot()) + "\n");
                     }
@@ -136,11 +136,11 @@ public static class PruneSweepCommand
         sb.AppendLine(string.Create(inv, $"{r.SeqLen}-token windows{(r.EvalWindows is int w ? $" (first {w} of each split)" : "")}; importance on {r.Calibration.Sequences} WikiText-2 validation windows (seed {r.Calibration.Seed}); LoRA {r.LoraSteps} steps at peak learning rate {r.LoraLearningRate} on the training corpus."));
         if (commandLine is not null) sb.AppendLine().AppendLine($"`nasprune {commandLine}`");
         sb.AppendLine();
-        sb.AppendLine("| removed | criterion | recovery | params | WikiText-2 PPL | PTB PPL |");
-        sb.AppendLine("|---:|---|---|---:|---:|---:|");
-        sb.AppendLine(string.Create(inv, $"| 0% | dense | – | {r.BaseParams:N0} | {r.DenseWikiText2Ppl:F2} | {r.DensePtbPpl:F2} |"));
+        sb.AppendLine("| removed | criterion | recovery | params | WikiText-2 PPL | PTB PPL | held-out PPL |");
+        sb.AppendLine("|---:|---|---|---:|---:|---:|---:|");
+        sb.AppendLine(string.Create(inv, $"| 0% | dense | – | {r.BaseParams:N0} | {r.DenseWikiText2Ppl:F2} | {r.DensePtbPpl:F2} | {r.DenseHeldOutPpl:F2} |"));
         foreach (var row in r.Rows.OrderBy(x => x.BudgetRemoved).ThenBy(x => x.Criterion).ThenBy(x => Array.IndexOf(RecoveryPlan.Names, x.Recovery)))
-            sb.AppendLine(string.Create(inv, $"| {row.BudgetRemoved * 100:F0}% | {row.Criterion} | {row.Recovery} | {row.Params:N0} ({row.ParamRatio * 100:F1}%) | {row.WikiText2Ppl:F2} | {row.PtbPpl:F2} |"));
+            sb.AppendLine(string.Create(inv, $"| {row.BudgetRemoved * 100:F0}% | {row.Criterion} | {row.Recovery} | {row.Params:N0} ({row.ParamRatio * 100:F1}%) | {row.WikiText2Ppl:F2} | {row.PtbPpl:F2} | {row.HeldOutPpl:F2} |"));
         return sb.ToString();
     }
 }

@@ -7,7 +7,7 @@ namespace NasPrune.Evaluator.Perplexity;
 /// <summary>What was measured and under which protocol (every result records its protocol).</summary>
 public sealed record PerplexityResult(
     string Task, string Split, int SeqLen, int Windows, long Tokens, double Nll, double Ppl, double Seconds,
-    string? Tokenizer = null, string? ModelHash = null);
+    string? Tokenizer = null, string? ModelHash = null, string? Text = null);
 
 /// <summary>
 /// Perplexity as the LLM pruning papers report it: the whole split tokenized once, cut into non-overlapping

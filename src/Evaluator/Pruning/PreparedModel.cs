@@ -117,6 +117,7 @@ public sealed class PreparedModel : IDisposable
         {
             Tokenizer = Tokenizer.Description,
             ModelHash = ModelHash,
+            Text = task.Description,
         };
 
     /// <summary>Windows a task's split yields at this model's context length (capped by <paramref name="maxWindows"/>).</summary>
