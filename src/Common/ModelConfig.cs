@@ -8,8 +8,9 @@ namespace NasPrune.Common;
 /// A LLaMA-family model's configuration, read from and written to a Hugging Face <c>config.json</c>.
 /// Supported <c>model_type</c>s share LLaMA's block (RMSNorm, RoPE, gated MLP, GQA): llama, mistral (sliding-window
 /// attention) and qwen2 (q/k/v biases, optional sliding window). Every field that changes the computation is either
-/// computed or refused when read: the model computed is the model config.json describes. Per-layer shapes come from <c>block_configs</c> when present (heterogeneous, pruned
-/// models), else every layer has the uniform shape of the standard fields.
+/// computed or refused when read: the model computed is the model config.json describes. Per-layer shapes come from
+/// <c>block_configs</c> when present (heterogeneous, pruned models), else every layer has the uniform shape of the
+/// standard fields.
 /// </summary>
 public sealed record ModelConfig
 {
