@@ -143,9 +143,6 @@ public sealed record ModelConfig
         int vocab = Int(j, "vocab_size", source, min: 1) ?? throw Missing(source, "vocab_size");
         int kv = Int(j, "num_key_value_heads", source, min: 1) ?? heads;
         int headDim = Int(j, "head_dim", source, min: 1) ?? DerivedHeadDim(hidden, heads, source);
-        if (headDim % 2 != 0) throw new UserError($"{source}: field 'head_dim' is {headDim}; rotary embeddings rotate pairs, so it must be even");
-        double eps = Dbl(j, "rms_norm_eps", source) ?? 1e-6;
-        if (eps < 0) throw Invalid(source, "rms_norm_eps", "a non-negative number", j["rms_norm_eps"]);
         // Accepted without effect on the result: pretraining_tp > 1 computes the same products in slices, and
         // attention_dropout is off at evaluation. Their types are still checked.
         Int(j, "pretraining_tp", source, min: 1);
@@ -158,7 +155,7 @@ public sealed record ModelConfig
             ModelType = modelType, VocabSize = vocab, HiddenSize = hidden, IntermediateSize = ffn,
             NumHiddenLayers = layers, NumAttentionHeads = heads, NumKeyValueHeads = kv, HeadDim = headDim,
             MaxPositionEmbeddings = Int(j, "max_position_embeddings", source, min: 1) ?? 2048,
-            RmsNormEps = eps,
+            RmsNormEps = Dbl(j, "rms_norm_eps", source) ?? 1e-6,
             RopeTheta = theta,
             RopeScaling = scaling,
             HiddenAct = HiddenActivation.Check(Str(j, "hidden_act", source) ?? HiddenActivation.Default, source),
@@ -213,11 +210,17 @@ public sealed record ModelConfig
         return shapes;
     }
 
-    /// <summary>Checks the per-layer shapes against the base dimensions; throws a UserError naming the layer.</summary>
+    /// <summary>Checks the dimensions and the per-layer shapes against them; throws a UserError naming the field or the layer.</summary>
     public void Validate(string source)
     {
         if (HiddenSize <= 0 || NumAttentionHeads <= 0 || NumKeyValueHeads <= 0 || VocabSize <= 0 || NumHiddenLayers <= 0)
             throw new UserError($"{source}: hidden_size, num_attention_heads, num_key_value_heads, vocab_size and num_hidden_layers must be positive");
+        if (HeadDim <= 0 || HeadDim % 2 != 0)
+            throw new UserError($"{source}: field 'head_dim' is {HeadDim}; rotary embeddings rotate pairs, so it must be positive and even");
+        if (RmsNormEps < 0) throw new UserError($"{source}: field 'rms_norm_eps' is {RmsNormEps}; it must not be negative");
+        HiddenActivation.Check(HiddenAct, source);
+        if (SlidingWindow is { Size: < 1 } or { FirstLayer: < 0 })
+            throw new UserError($"{source}: sliding window {SlidingWindow.Size} from layer {SlidingWindow.FirstLayer} needs a size ≥ 1 and a layer ≥ 0");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
             throw new UserError($"{source}: num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}");
         if (Layers.Count != NumHiddenLayers)
