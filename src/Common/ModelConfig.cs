@@ -1,17 +1,16 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using static NasPrune.Common.ConfigFields;
 
 namespace NasPrune.Common;
 
-/// <summary>RoPE frequency scaling as Hugging Face's <c>rope_scaling</c> describes it.</summary>
-public sealed record RopeScaling(
-    string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192);
-
 /// <summary>
 /// A LLaMA-family model's configuration, read from and written to a Hugging Face <c>config.json</c>.
-/// Supported <c>model_type</c>s share LLaMA's block (RMSNorm, RoPE, SwiGLU, GQA): llama, mistral (full attention)
-/// and qwen2 (q/k/v biases). Per-layer shapes come from <c>block_configs</c> when present (heterogeneous, pruned
-/// models), else every layer has the uniform shape of the standard fields.
+/// Supported <c>model_type</c>s share LLaMA's block (RMSNorm, RoPE, gated MLP, GQA): llama, mistral (sliding-window
+/// attention) and qwen2 (q/k/v biases, optional sliding window). Every field that changes the computation is either
+/// computed or refused when read: the model computed is the model config.json describes. Per-layer shapes come from
+/// <c>block_configs</c> when present (heterogeneous, pruned models), else every layer has the uniform shape of the
+/// standard fields.
 /// </summary>
 public sealed record ModelConfig
 {
@@ -29,6 +28,10 @@ public sealed record ModelConfig
     public double RmsNormEps { get; init; } = 1e-6;
     public double RopeTheta { get; init; } = 10000;
     public RopeScaling? RopeScaling { get; init; }
+    /// <summary>Hugging Face's <c>hidden_act</c>: the MLP computes down(act(gate(x)) · up(x)).</summary>
+    public string HiddenAct { get; init; } = HiddenActivation.Default;
+    /// <summary>Sliding-window attention (Mistral, Qwen2); null where every layer sees the whole causal prefix.</summary>
+    public SlidingWindow? SlidingWindow { get; init; }
     public bool TieWordEmbeddings { get; init; }
     /// <summary>Bias on q/k/v projections (Qwen2 always; LLaMA's <c>attention_bias</c> also puts one on o_proj).</summary>
     public bool QkvBias { get; init; }
@@ -41,6 +44,8 @@ public sealed record ModelConfig
     public IReadOnlyList<LayerShape> Layers { get; init; } = [];
 
     public int GroupSize => NumAttentionHeads / NumKeyValueHeads;
+    /// <summary>How far back layer <paramref name="layer"/> attends (i − j &lt; window), or null for the whole prefix.</summary>
+    public int? AttentionWindow(int layer) => SlidingWindow is { } w && layer >= w.FirstLayer ? w.Size : null;
     public bool IsHeterogeneous => Layers.Any(l => l != UniformLayer);
     public LayerShape UniformLayer => new(true, NumAttentionHeads, NumKeyValueHeads, IntermediateSize);
 
@@ -130,40 +135,35 @@ public sealed record ModelConfig
         string modelType = Str(j, "model_type", source) ?? throw Missing(source, "model_type");
         if (!SupportedModelTypes.Contains(modelType))
             throw new UserError($"{source}: model_type '{modelType}' is not supported (supported: {string.Join(", ", SupportedModelTypes)})");
-        int hidden = Int(j, "hidden_size", source) ?? throw Missing(source, "hidden_size");
-        int heads = Int(j, "num_attention_heads", source) ?? throw Missing(source, "num_attention_heads");
-        int layers = Int(j, "num_hidden_layers", source) ?? throw Missing(source, "num_hidden_layers");
-        int ffn = Int(j, "intermediate_size", source) ?? throw Missing(source, "intermediate_size");
-        int vocab = Int(j, "vocab_size", source) ?? throw Missing(source, "vocab_size");
-        int kv = Int(j, "num_key_value_heads", source) ?? heads;
-        if (modelType == "mistral" && Int(j, "sliding_window", source) is int w && w < (Int(j, "max_position_embeddings", source) ?? 0))
-            throw new UserError($"{source}: sliding_window {w} shorter than the context is not supported");
+        UnimplementedConfigFields.Check(j, source);
+        int hidden = Int(j, "hidden_size", source, min: 1) ?? throw Missing(source, "hidden_size");
+        int heads = Int(j, "num_attention_heads", source, min: 1) ?? throw Missing(source, "num_attention_heads");
+        int layers = Int(j, "num_hidden_layers", source, min: 1) ?? throw Missing(source, "num_hidden_layers");
+        int ffn = Int(j, "intermediate_size", source, min: 1) ?? throw Missing(source, "intermediate_size");
+        int vocab = Int(j, "vocab_size", source, min: 1) ?? throw Missing(source, "vocab_size");
+        int kv = Int(j, "num_key_value_heads", source, min: 1) ?? heads;
+        int headDim = Int(j, "head_dim", source, min: 1) ?? DerivedHeadDim(hidden, heads, source);
+        // Accepted without effect on the result: pretraining_tp > 1 computes the same products in slices, and
+        // attention_dropout is off at evaluation. Their types are still checked.
+        Int(j, "pretraining_tp", source, min: 1);
+        Dbl(j, "attention_dropout", source);
+        var (scaling, theta) = RopeScaling.Read(j, source);
 
-        RopeScaling? scaling = null;
-        if (j["rope_scaling"] is JsonObject rs)
-        {
-            string type = (rs["rope_type"] ?? rs["type"])?.GetValue<string>() ?? "default";
-            if (type is not ("default" or "linear" or "llama3"))
-                throw new UserError($"{source}: rope_scaling type '{type}' is not supported (default, linear, llama3)");
-            scaling = new RopeScaling(type, Dbl(rs, "factor", source) ?? 1,
-                Dbl(rs, "low_freq_factor", source) ?? 1, Dbl(rs, "high_freq_factor", source) ?? 4,
-                Int(rs, "original_max_position_embeddings", source) ?? 8192);
-        }
-
-        bool attentionBias = Bool(j, "attention_bias") ?? false;
+        bool attentionBias = Bool(j, "attention_bias", source) ?? false;
         var c = new ModelConfig
         {
             ModelType = modelType, VocabSize = vocab, HiddenSize = hidden, IntermediateSize = ffn,
-            NumHiddenLayers = layers, NumAttentionHeads = heads, NumKeyValueHeads = kv,
-            HeadDim = Int(j, "head_dim", source) ?? hidden / heads,
-            MaxPositionEmbeddings = Int(j, "max_position_embeddings", source) ?? 2048,
+            NumHiddenLayers = layers, NumAttentionHeads = heads, NumKeyValueHeads = kv, HeadDim = headDim,
+            MaxPositionEmbeddings = Int(j, "max_position_embeddings", source, min: 1) ?? 2048,
             RmsNormEps = Dbl(j, "rms_norm_eps", source) ?? 1e-6,
-            RopeTheta = Dbl(j, "rope_theta", source) ?? 10000,
+            RopeTheta = theta,
             RopeScaling = scaling,
-            TieWordEmbeddings = Bool(j, "tie_word_embeddings") ?? false, // LlamaConfig and Qwen2Config default to untied
+            HiddenAct = HiddenActivation.Check(Str(j, "hidden_act", source) ?? HiddenActivation.Default, source),
+            SlidingWindow = SlidingWindow.Read(j, modelType, layers, source),
+            TieWordEmbeddings = Bool(j, "tie_word_embeddings", source) ?? false, // LlamaConfig and Qwen2Config default to untied
             QkvBias = modelType == "qwen2" || attentionBias,
             OutputBias = modelType != "qwen2" && attentionBias,
-            MlpBias = Bool(j, "mlp_bias") ?? false,
+            MlpBias = Bool(j, "mlp_bias", source) ?? false,
             BosTokenId = FirstInt(j["bos_token_id"]),
             EosTokenId = FirstInt(j["eos_token_id"]),
             TorchDtype = Str(j, "torch_dtype", source) ?? "float32",
@@ -175,6 +175,11 @@ public sealed record ModelConfig
         c.Validate(source);
         return c;
     }
+
+    /// <summary>Hugging Face's head_dim when config.json omits it: hidden_size / num_attention_heads, which must divide.</summary>
+    static int DerivedHeadDim(int hidden, int heads, string source) => hidden % heads == 0
+        ? hidden / heads
+        : throw new UserError($"{source}: field 'hidden_size' {hidden} is not a multiple of num_attention_heads {heads}, and head_dim is not given");
 
     /// <summary>
     /// Heterogeneous layers follow the per-layer <c>block_configs</c> convention of heterogeneous LLaMA
@@ -194,7 +199,7 @@ public sealed record ModelConfig
             if (blocks[i] is not JsonObject b) throw new UserError($"{where} is not an object");
             var attn = b["attention"] as JsonObject ?? throw new UserError($"{where}.attention missing");
             var ffn = b["ffn"] as JsonObject ?? throw new UserError($"{where}.ffn missing");
-            bool attnNoOp = Bool(attn, "no_op") ?? false, ffnNoOp = Bool(ffn, "no_op") ?? false;
+            bool attnNoOp = Bool(attn, "no_op", where) ?? false, ffnNoOp = Bool(ffn, "no_op", where) ?? false;
             int heads = attnNoOp ? 0 : Int(attn, "num_attention_heads", where) ?? c.NumAttentionHeads;
             int kv = attnNoOp ? 0 : Int(attn, "num_key_value_heads", where)
                 ?? (Int(attn, "n_heads_in_group", where) is int g ? heads / g : c.NumKeyValueHeads);
@@ -205,11 +210,17 @@ public sealed record ModelConfig
         return shapes;
     }
 
-    /// <summary>Checks the per-layer shapes against the base dimensions; throws a UserError naming the layer.</summary>
+    /// <summary>Checks the dimensions and the per-layer shapes against them; throws a UserError naming the field or the layer.</summary>
     public void Validate(string source)
     {
         if (HiddenSize <= 0 || NumAttentionHeads <= 0 || NumKeyValueHeads <= 0 || VocabSize <= 0 || NumHiddenLayers <= 0)
             throw new UserError($"{source}: hidden_size, num_attention_heads, num_key_value_heads, vocab_size and num_hidden_layers must be positive");
+        if (HeadDim <= 0 || HeadDim % 2 != 0)
+            throw new UserError($"{source}: field 'head_dim' is {HeadDim}; rotary embeddings rotate pairs, so it must be positive and even");
+        if (RmsNormEps < 0) throw new UserError($"{source}: field 'rms_norm_eps' is {RmsNormEps}; it must not be negative");
+        HiddenActivation.Check(HiddenAct, source);
+        if (SlidingWindow is { Size: < 1 } or { FirstLayer: < 0 })
+            throw new UserError($"{source}: sliding window {SlidingWindow.Size} from layer {SlidingWindow.FirstLayer} needs a size ≥ 1 and a layer ≥ 0");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
             throw new UserError($"{source}: num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}");
         if (Layers.Count != NumHiddenLayers)
@@ -242,7 +253,7 @@ public sealed record ModelConfig
             ["max_position_embeddings"] = MaxPositionEmbeddings,
             ["rms_norm_eps"] = RmsNormEps,
             ["rope_theta"] = RopeTheta,
-            ["hidden_act"] = "silu",
+            ["hidden_act"] = HiddenAct,
             ["tie_word_embeddings"] = TieWordEmbeddings,
             ["attention_bias"] = ModelType == "qwen2" ? false : QkvBias,
             ["mlp_bias"] = MlpBias,
@@ -250,12 +261,8 @@ public sealed record ModelConfig
         };
         if (BosTokenId is int bos) j["bos_token_id"] = bos;
         if (EosTokenId is int eos) j["eos_token_id"] = eos;
-        if (RopeScaling is { } rs)
-            j["rope_scaling"] = new JsonObject
-            {
-                ["rope_type"] = rs.Type, ["factor"] = rs.Factor, ["low_freq_factor"] = rs.LowFreqFactor,
-                ["high_freq_factor"] = rs.HighFreqFactor, ["original_max_position_embeddings"] = rs.OriginalMaxPositionEmbeddings,
-            };
+        if (RopeScaling is { } rs) j["rope_scaling"] = rs.ToJson();
+        SlidingWindow.Write(j, ModelType, SlidingWindow);
         if (IsHeterogeneous)
         {
             var blocks = new JsonArray();
@@ -280,34 +287,6 @@ public sealed record ModelConfig
         AtomicFile.WriteAllText(configPath, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
     static UserError Missing(string source, string field) => new($"{source}: required field '{field}' missing");
-
-    static int? Int(JsonObject j, string key, string source)
-    {
-        var n = j[key];
-        if (n is null) return null;
-        try { return n.GetValue<int>(); }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        { throw new UserError($"{source}: field '{key}' should be an integer, got {n.ToJsonString()}"); }
-    }
-
-    static double? Dbl(JsonObject j, string key, string source)
-    {
-        var n = j[key];
-        if (n is null) return null;
-        try { return n.GetValue<double>(); }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        { throw new UserError($"{source}: field '{key}' should be a number, got {n.ToJsonString()}"); }
-    }
-
-    static string? Str(JsonObject j, string key, string source)
-    {
-        var n = j[key];
-        if (n is null) return null;
-        try { return n.GetValue<string>(); }
-        catch (InvalidOperationException) { throw new UserError($"{source}: field '{key}' should be a string, got {n.ToJsonString()}"); }
-    }
-
-    static bool? Bool(JsonObject j, string key) => j[key] is JsonValue v && v.TryGetValue<bool>(out var b) ? b : null;
 
     static int? FirstInt(JsonNode? n) => n switch
     {

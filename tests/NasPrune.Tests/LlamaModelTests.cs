@@ -7,7 +7,7 @@ namespace NasPrune.Tests;
 
 public class LlamaModelTests
 {
-    static LlamaForCausalLM Tiny(ModelConfig c, long seed = 7)
+    internal static LlamaForCausalLM Tiny(ModelConfig c, long seed = 7)
     {
         var m = new LlamaForCausalLM(c);
         m.InitializeWeights(seed, std: 0.3); // large weights so that every part of the block matters
@@ -15,7 +15,7 @@ public class LlamaModelTests
         return m;
     }
 
-    static ReferenceDecoder Reference(LlamaForCausalLM m)
+    internal static ReferenceDecoder Reference(LlamaForCausalLM m)
     {
         var w = new Dictionary<string, double[,]>();
         var v = new Dictionary<string, double[]>();
@@ -34,7 +34,7 @@ public class LlamaModelTests
         return new ReferenceDecoder(m.Config, w, v);
     }
 
-    static void AssertLogitsMatchReference(LlamaForCausalLM m, int[] ids, double tolerance = 1e-4)
+    internal static void AssertLogitsMatchReference(LlamaForCausalLM m, int[] ids, double tolerance = 1e-4)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();

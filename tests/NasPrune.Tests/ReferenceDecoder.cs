@@ -4,8 +4,8 @@ namespace NasPrune.Tests;
 
 /// <summary>
 /// A deliberately naive LLaMA forward pass in plain C# doubles, written from the formulas (RMSNorm, rotate-half
-/// RoPE, grouped-query causal softmax attention, SwiGLU, tied/untied head), sharing no code with the TorchSharp
-/// model. Tests compare the two on tiny models.
+/// RoPE, grouped-query causal softmax attention with an optional sliding window, a gated MLP with config.json's
+/// hidden_act, tied/untied head), sharing no code with the TorchSharp model. Tests compare the two on tiny models.
 /// </summary>
 public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, double[,]> w, IReadOnlyDictionary<string, double[]> v)
 {
@@ -19,7 +19,7 @@ public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, 
         {
             var s = c.Layers[layer];
             string p = $"model.layers.{layer}.";
-            if (s.HasAttention) h = Add(h, Attention(RmsNorm(h, v[p + "input_layernorm.weight"]), p, s));
+            if (s.HasAttention) h = Add(h, Attention(RmsNorm(h, v[p + "input_layernorm.weight"]), p, s, c.AttentionWindow(layer)));
             if (s.HasMlp) h = Add(h, Mlp(RmsNorm(h, v[p + "post_attention_layernorm.weight"]), p));
         }
         h = RmsNorm(h, v["model.norm.weight"]);
@@ -55,7 +55,8 @@ public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, 
         return y;
     }
 
-    double[,] Attention(double[,] x, string p, LayerShape s)
+    /// <summary>Query i sees keys j ≤ i with i − j &lt; window (the whole prefix when window is null).</summary>
+    double[,] Attention(double[,] x, string p, LayerShape s, int? window)
     {
         int t = x.GetLength(0), hd = c.HeadDim, group = c.GroupSize;
         var q = Linear(x, p + "self_attn.q_proj");
@@ -69,7 +70,9 @@ public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, 
             {
                 var qi = Rope(Slice(q, i, head * hd, hd), i);
                 var scores = new double[i + 1];
-                for (int j = 0; j <= i; j++)
+                int first = window is int w ? Math.Max(0, i - w + 1) : 0;
+                for (int j = 0; j < first; j++) scores[j] = double.NegativeInfinity; // outside the window: weight 0
+                for (int j = first; j <= i; j++)
                 {
                     var kj = Rope(Slice(k, j, kvHead * hd, hd), j);
                     scores[j] = qi.Zip(kj, (a, b) => a * b).Sum() / Math.Sqrt(hd);
@@ -77,7 +80,7 @@ public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, 
                 double max = scores.Max();
                 var e = scores.Select(z => Math.Exp(z - max)).ToArray();
                 double sum = e.Sum();
-                for (int j = 0; j <= i; j++)
+                for (int j = first; j <= i; j++)
                     for (int u = 0; u < hd; u++)
                         merged[i, head * hd + u] += e[j] / sum * val[j, kvHead * hd + u];
             }
@@ -91,8 +94,31 @@ public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, 
         var up = Linear(x, p + "mlp.up_proj");
         for (int i = 0; i < gate.GetLength(0); i++)
             for (int j = 0; j < gate.GetLength(1); j++)
-                gate[i, j] = gate[i, j] / (1 + Math.Exp(-gate[i, j])) * up[i, j];
+                gate[i, j] = Activation(c.HiddenAct, gate[i, j]) * up[i, j];
         return Linear(gate, p + "mlp.down_proj");
+    }
+
+    /// <summary>Hugging Face's ACT2FN functions by name, from their textbook formulas.</summary>
+    public static double Activation(string name, double x) => name switch
+    {
+        "silu" or "swish" => x / (1 + Math.Exp(-x)),
+        "gelu" => 0.5 * x * (1 + Erf(x / Math.Sqrt(2))),
+        "gelu_pytorch_tanh" or "gelu_new" => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
+        "relu" => Math.Max(0, x),
+        _ => throw new ArgumentException($"no reference for hidden_act '{name}'"),
+    };
+
+    /// <summary>erf by its Maclaurin series, exact to ~1e-12 for |x| ≤ 4; beyond, erf is ±1 within 2e-8.</summary>
+    static double Erf(double x)
+    {
+        if (Math.Abs(x) > 4) return Math.Sign(x);
+        double sum = 0, term = x; // term = (-1)^n x^(2n+1) / n!
+        for (int n = 0; n < 100; n++)
+        {
+            sum += term / (2 * n + 1);
+            term *= -x * x / (n + 1);
+        }
+        return 2 / Math.Sqrt(Math.PI) * sum;
     }
 
     double[,] Linear(double[,] x, string name)

@@ -40,7 +40,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
 /// <summary>
 /// Rotary position embedding tables (cos, sin) of shape [positions, head_dim], in Hugging Face's rotate-half
-/// layout: the frequencies are repeated, not interleaved. Supports rope_scaling "linear" and "llama3".
+/// layout: the frequencies are repeated, not interleaved. Supports rope_scaling "linear", "llama3" and
+/// "dynamic" (unscaled within max_position_embeddings, the only positions computed).
 /// </summary>
 public static class Rotary
 {
@@ -51,6 +52,7 @@ public static class Rotary
         for (int i = 0; i < half; i++) inv[i] = 1.0 / Math.Pow(c.RopeTheta, 2.0 * i / c.HeadDim);
         if (c.RopeScaling is not { } s) return inv;
         if (s.Type == "linear") return inv.Select(f => f / s.Factor).ToArray();
+        // Dynamic NTK only rescales sequences longer than max_position_embeddings, which the model refuses.
         if (s.Type != "llama3") return inv;
         // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept, the band between interpolated.
         double lowWavelen = s.OriginalMaxPositionEmbeddings / s.LowFreqFactor;
@@ -90,6 +92,8 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     public readonly Linear q_proj, k_proj, v_proj, o_proj;
     readonly int headDim, groupSize;
+    /// <summary>Sliding-window size of this layer (Mistral, Qwen2), or null for the whole causal prefix.</summary>
+    readonly int? window;
     public int StoredHeads { get; }
     public int ActiveHeads { get; set; }
 
@@ -103,9 +107,10 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// <summary>Optional extra terms on the projections' outputs, keyed "q_proj".."o_proj" (LoRA adapters).</summary>
     public IReadOnlyDictionary<string, ProjectionDelta>? ProjectionDeltas { get; set; }
 
-    public LlamaAttention(ModelConfig c, LayerShape shape) : base(nameof(LlamaAttention))
+    public LlamaAttention(ModelConfig c, LayerShape shape, int? window) : base(nameof(LlamaAttention))
     {
         headDim = c.HeadDim;
+        this.window = window;
         groupSize = c.GroupSize;
         StoredHeads = ActiveHeads = shape.Heads;
         q_proj = nn.Linear(c.HiddenSize, shape.Heads * headDim, hasBias: c.QkvBias);
@@ -132,13 +137,23 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
             k = k.repeat_interleave(groupSize, dim: 1);
             v = v.repeat_interleave(groupSize, dim: 1);
         }
-        // Positional arguments: TorchSharp spells the causal flag "is_casual".
-        var attended = F.scaled_dot_product_attention(q, k, v, null, 0.0, true);
+        // Positional arguments: TorchSharp spells the causal flag "is_casual". A window no shorter than the
+        // sequence masks nothing beyond causality, so only a shorter one needs an explicit mask.
+        var attended = window is int w && w < seq
+            ? F.scaled_dot_product_attention(q, k, v, SlidingWindowMask(seq, w, x.device), 0.0, false)
+            : F.scaled_dot_product_attention(q, k, v, null, 0.0, true);
         var merged = attended.transpose(1, 2).reshape(batch, seq, heads * headDim);
         OnOutputProjectionInput?.Invoke(merged);
         var outWeight = o_proj.weight!.narrow(1, 0, heads * headDim);
         var output = F.linear(merged, outWeight, o_proj.bias);
         return ProjectionDeltas.AddTo(output, "o_proj", merged).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>True where query i may attend to key j: 0 ≤ i − j &lt; window (Hugging Face's sliding_window_overlay).</summary>
+    static Tensor SlidingWindowMask(long seq, int window, Device device)
+    {
+        var allowed = ones(seq, seq, ScalarType.Bool, device);
+        return allowed.tril().logical_and(allowed.triu(-(window - 1)));
     }
 
     Tensor Project(Tensor x, Linear proj, string name, int heads)
@@ -149,15 +164,16 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     }
 }
 
-/// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)), over the layer's active channels.</summary>
+/// <summary>Gated feed-forward: down(act(gate(x)) * up(x)) with config.json's hidden_act (SwiGLU for silu), over the layer's active channels.</summary>
 public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
 {
     public readonly Linear gate_proj, up_proj, down_proj;
     public int StoredChannels { get; }
     public int ActiveChannels { get; set; }
+    readonly Func<Tensor, Tensor> activation;
 
     /// <summary>
-    /// Optional observer of down_proj's input, silu(gate) · up over the active channels [batch, seq, channels]:
+    /// Optional observer of down_proj's input, act(gate) · up over the active channels [batch, seq, channels]:
     /// importance criteria score channels from it, output-projection reconstruction fits down_proj on it.
     /// The tensor belongs to the forward pass: read it, do not keep it. Null costs one null check.
     /// </summary>
@@ -169,6 +185,7 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public LlamaMlp(ModelConfig c, int channels) : base(nameof(LlamaMlp))
     {
         StoredChannels = ActiveChannels = channels;
+        activation = Activations.For(c.HiddenAct);
         gate_proj = nn.Linear(c.HiddenSize, channels, hasBias: c.MlpBias);
         up_proj = nn.Linear(c.HiddenSize, channels, hasBias: c.MlpBias);
         down_proj = nn.Linear(channels, c.HiddenSize, hasBias: c.MlpBias);
@@ -183,7 +200,7 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
         var up = F.linear(x, up_proj.weight!.narrow(0, 0, n), up_proj.bias?.narrow(0, 0, n));
         gate = ProjectionDeltas.AddTo(gate, "gate_proj", x);
         up = ProjectionDeltas.AddTo(up, "up_proj", x);
-        var hidden = F.silu(gate) * up;
+        var hidden = activation(gate) * up;
         OnOutputProjectionInput?.Invoke(hidden);
         var output = F.linear(hidden, down_proj.weight!.narrow(1, 0, n), down_proj.bias);
         return ProjectionDeltas.AddTo(output, "down_proj", hidden).MoveToOuterDisposeScope();
@@ -211,14 +228,14 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
     /// </summary>
     public Action<Tensor, Tensor>? ResidualHook { get; set; }
 
-    public LlamaDecoderLayer(ModelConfig c, LayerShape shape) : base(nameof(LlamaDecoderLayer))
+    public LlamaDecoderLayer(ModelConfig c, LayerShape shape, int? attentionWindow) : base(nameof(LlamaDecoderLayer))
     {
         StoredShape = shape;
         groupSize = c.GroupSize;
         if (shape.HasAttention)
         {
             input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-            self_attn = new LlamaAttention(c, shape);
+            self_attn = new LlamaAttention(c, shape, attentionWindow);
         }
         if (shape.HasMlp)
         {
@@ -267,7 +284,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
     {
         config = c;
         embed_tokens = nn.Embedding(c.VocabSize, c.HiddenSize);
-        layers = nn.ModuleList(c.Layers.Select(shape => new LlamaDecoderLayer(c, shape)).ToArray());
+        layers = nn.ModuleList(c.Layers.Select((shape, i) => new LlamaDecoderLayer(c, shape, c.AttentionWindow(i))).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
         (cos, sin) = Rotary.Tables(c, c.MaxPositionEmbeddings, CPU);
         RegisterComponents();
@@ -278,7 +295,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long seq = inputIds.shape[1];
         if (seq > config.MaxPositionEmbeddings)
-            throw new ArgumentException($"sequence of {seq} tokens exceeds max_position_embeddings {config.MaxPositionEmbeddings}");
+            throw new UserError(PositionLimit(seq));
         if (cos.device != inputIds.device)
         {
             // Rotary tables follow the model to its device (they are not parameters, so .to() does not move them).
@@ -290,6 +307,11 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
         foreach (var layer in layers) h = layer.call(h, cos, sin);
         return norm.call(h).MoveToOuterDisposeScope();
     }
+
+    // Beyond max_position_embeddings the rotary tables end, and rope_scaling "dynamic" would rescale them in
+    // Hugging Face: NasPrune computes neither, so such a sequence is refused rather than computed differently.
+    string PositionLimit(long seq) => $"config.json: sequence of {seq} tokens exceeds max_position_embeddings {config.MaxPositionEmbeddings}" +
+        (config.RopeScaling?.Type == "dynamic" ? " (rope_scaling 'dynamic' rescales RoPE beyond it, which NasPrune does not compute)" : "");
 
     protected override void Dispose(bool disposing)
     {

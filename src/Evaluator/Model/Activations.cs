@@ -1,0 +1,26 @@
+using NasPrune.Common;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace NasPrune.Evaluator.Model;
+
+/// <summary>The tensor function of each <see cref="HiddenActivation"/> name, as Hugging Face's ACT2FN computes it.</summary>
+public static class Activations
+{
+    public static Func<Tensor, Tensor> For(string hiddenAct) => hiddenAct switch
+    {
+        "silu" or "swish" => x => F.silu(x),
+        "gelu" => x => F.gelu(x), // exact: x·Φ(x) with the erf
+        "gelu_pytorch_tanh" or "gelu_new" => GeluTanh,
+        "relu" => x => F.relu(x),
+        _ => throw new UserError($"hidden_act '{hiddenAct}' is not computed (supported: {string.Join(", ", HiddenActivation.Supported)})"),
+    };
+
+    /// <summary>0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), NewGELUActivation's formula and PyTorch's approximate="tanh".</summary>
+    static Tensor GeluTanh(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var inner = Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x.pow(3));
+        return (0.5 * x * (1.0 + inner.tanh())).MoveToOuterDisposeScope();
+    }
+}
