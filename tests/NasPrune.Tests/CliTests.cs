@@ -48,7 +48,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void UnknownTaskIsOneLine()
     {
-        AssertOneLineUserError(CliProcess.Run("eval", "--task", "lambada"), "unknown task 'lambada' (perplexity: wikitext2, ptb; multiple choice: mmlu, zeroshot, arc_challenge");
+        AssertOneLineUserError(CliProcess.Run("eval", "--task", "lambada"), "unknown task 'lambada' (perplexity: wikitext2, ptb, heldout; multiple choice: mmlu, zeroshot, arc_challenge");
     }
 
     [Fact]

@@ -39,7 +39,9 @@ public sealed class TrainBaseTests : IDisposable
 
         using var doc = JsonDocument.Parse(first.Stdout);
         var result = doc.RootElement;
-        Assert.Equal(4, result.GetProperty("evaluations").GetArrayLength());
+        // Every perplexity task (wikitext2, ptb, heldout) on its validation and test split.
+        Assert.Equal(["wikitext2 validation", "wikitext2 test", "ptb validation", "ptb test", "heldout validation", "heldout test"],
+            result.GetProperty("evaluations").EnumerateArray().Select(e => $"{e.GetProperty("task").GetString()} {e.GetProperty("split").GetString()}"));
         using var model = HfCheckpoint.LoadModel(dir);
         Assert.Equal(result.GetProperty("params").GetInt64(), model.parameters().Sum(p => p.numel()));
         Assert.Equal(2, model.Config.NumKeyValueHeads);
