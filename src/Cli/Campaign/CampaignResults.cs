@@ -5,7 +5,7 @@ namespace NasPrune.Cli.Campaign;
 /// <summary>results.json (shared DESIGN): the final table of one campaign, with the protocol it was measured under.</summary>
 public sealed record CampaignResults(
     string Model, string ModelHash, double BudgetRemoved, string Criterion, string Split, int SeqLen, int? MaxWindows,
-    int? MmluLimit, int? ZeroshotLimit, IReadOnlyList<ResultRow> Rows)
+    int? BlimpLimit, int? MmluLimit, int? ZeroshotLimit, IReadOnlyList<ResultRow> Rows)
 {
     public void Save(string path) => JsonFile.Save(path, this);
 
