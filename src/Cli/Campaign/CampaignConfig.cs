@@ -75,8 +75,8 @@ public sealed class CampaignConfig
         /// <summary>Test windows per perplexity task (null = whole splits).</summary>
         public int? MaxWindows { get; set; }
         /// <summary>
-        /// BLiMP pairs per paradigm (null = all 1,000, 0 = skip). 100 × 67 paradigms = 6,700 pairs: about a minute
-        /// on 2 CPU cores for the 7M-parameter embedded model (README).
+        /// BLiMP pairs per paradigm (null = all 1,000, 0 = skip). 100 × 67 paradigms = 6,700 pairs: about 270 s of
+        /// CPU time per result row for a 7M-parameter model (README), a tenth of the whole set's.
         /// </summary>
         public int? BlimpLimit { get; set; } = 100;
         /// <summary>MMLU questions per subject (5-shot; null = all, 0 = skip).</summary>
