@@ -28,7 +28,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Shrink = new() { Rounds = 1, SampleSize = 50 },
         Evolution = new() { Population = 10, Generations = 3 },
         Active = new() { Rounds = 2, TopK = 2, Patience = 2 },
-        Final = new() { MaxWindows = 2, MmluLimit = 0, ZeroshotLimit = 0, Recover = ["none"], Export = false },
+        Final = new() { MaxWindows = 2, BlimpLimit = 2, MmluLimit = 0, ZeroshotLimit = 0, Recover = ["none"], Export = false },
     };
 
     static Dictionary<string, (DateTime, byte[])> Snapshot(string dir) =>
@@ -41,6 +41,8 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         var first = CampaignCommand.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU);
 
         Assert.Equal(["dense", "uniform", "random", "nasprune"], first.Rows.Select(r => r.Method));
+        Assert.All(first.Rows, r => Assert.InRange(r.BlimpAcc!.Value, 0, 1)); // 2 pairs × 67 paradigms
+        Assert.Equal(2, first.BlimpLimit);
         var pairs = PairStore.ReadAll(paths.Pairs);
         var nasprune = first.Rows.Single(r => r.Method == "nasprune");
         var random = first.Rows.Single(r => r.Method == "random");
@@ -73,6 +75,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         CampaignReport.Write(paths);
         string report = File.ReadAllText(paths.Report);
         Assert.Contains("| nasprune | none |", report);
+        Assert.Contains("BLiMP mean accuracy over its 67 paradigms (2 pairs each)", report);
         Assert.Contains("| uniform | none |", report);
         foreach (var png in new[] { "pareto.png", "layer-profile.png", "predictor-scatter.png", "search-progress.png" })
             Assert.True(new FileInfo(Path.Combine(root, png)).Length > 1000, png);

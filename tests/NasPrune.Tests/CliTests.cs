@@ -16,7 +16,7 @@ public sealed class CliTests : IDisposable
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
     }
 
-    static void AssertOneLineUserError(CliProcess.Result r, string expected)
+    internal static void AssertOneLineUserError(CliProcess.Result r, string expected)
     {
         Assert.Equal(2, r.ExitCode);
         var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);

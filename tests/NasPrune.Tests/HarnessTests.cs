@@ -19,32 +19,9 @@ public sealed class HarnessTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    // A tokenizer trained here on the fixtures, and a small random model over its vocabulary: real components,
-    // just small. Large weights (std 0.3) make the choices' log-likelihoods clearly different.
-    static readonly Lazy<ByteLevelBpeModel> Bpe = new(() => ByteLevelBpeTrainer.Train(
-        new[] { "brown-excerpt.txt", "wikitext2-valid-excerpt.txt" }.Select(f => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", f))),
-        new BpeTrainerOptions(VocabSize: 600)));
+    static Lazy<TextTokenizer> Tokenizer => TinyHarnessModel.Tokenizer;
 
-    static readonly Lazy<TextTokenizer> Tokenizer = new(() =>
-    {
-        string tokDir = Directory.CreateTempSubdirectory("nasprune-harness-tok-").FullName;
-        try
-        {
-            Bpe.Value.Save(tokDir, modelMaxLength: 512);
-            return TokenizerLoader.Load(tokDir);
-        }
-        finally { Directory.Delete(tokDir, recursive: true); }
-    });
-
-    static LlamaForCausalLM TinyModel(int maxPositions = 512)
-    {
-        var config = ModelConfig.Uniform(vocab: Tokenizer.Value.VocabSize, hidden: 32, layers: 2, heads: 4, kvHeads: 2, ffn: 48,
-            maxPositions: maxPositions);
-        var model = new LlamaForCausalLM(config);
-        model.InitializeWeights(seed: 11, std: 0.3);
-        model.eval();
-        return model;
-    }
+    static LlamaForCausalLM TinyModel(int maxPositions = 512) => TinyHarnessModel.Create(maxPositions);
 
     static string DataDir => DataDirectory.Resolve();
 
@@ -410,13 +387,7 @@ public sealed class HarnessTests : IDisposable
 
     // ---------------------------------------------------------------- the command line
 
-    string SaveTinyModel()
-    {
-        string modelDir = Path.Combine(dir, "model");
-        using (var model = TinyModel(128)) HfCheckpoint.SaveModel(model, modelDir);
-        Bpe.Value.Save(modelDir, modelMaxLength: 128);
-        return modelDir;
-    }
+    string SaveTinyModel() => TinyHarnessModel.Save(Path.Combine(dir, "model"));
 
     [Fact]
     public void EvalTaskFileJsonIsOneObjectWithTheProtocol()

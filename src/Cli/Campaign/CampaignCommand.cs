@@ -46,7 +46,7 @@ public static class CampaignCommand
             {
                 foreach (var r in results.Rows)
                     Console.WriteLine($"{r.Method,-9} {r.Recovery,-5} params {r.Params,12:N0}  WikiText-2 {r.Wikitext2Ppl,9:F2}  PTB {r.PtbPpl,9:F2}  " +
-                                      $"MMLU {r.MmluAcc?.ToString("P1") ?? "–",7}  zero-shot {r.ZeroshotAvg?.ToString("P1") ?? "–",7}  latency {r.LatencyMs:F1} ms  real evals {r.RealEvaluations}");
+                                      $"BLiMP {r.BlimpAcc?.ToString("P1") ?? "–",7}  MMLU {r.MmluAcc?.ToString("P1") ?? "–",7}  zero-shot {r.ZeroshotAvg?.ToString("P1") ?? "–",7}  latency {r.LatencyMs:F1} ms  real evals {r.RealEvaluations}");
                 Console.WriteLine($"report: {paths.Report}");
             }
             return 0;
@@ -134,8 +134,12 @@ public static class CampaignCommand
                 rows.Add(CampaignResults.LoadRow(rowPath));
             }
         var results = new CampaignResults(modelDir, prepared.ModelHash, c.Remove, c.Criterion, "test", baseConfig.MaxPositionEmbeddings,
+<<<<<<< HEAD
             c.Final.MaxWindows, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows,
             PerplexityTask.All.ToDictionary(t => t.Name, t => t.Description));
+=======
+            c.Final.MaxWindows, c.Final.BlimpLimit, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows);
+>>>>>>> blimp
         results.Save(paths.Results);
 
         // Stage 7: the report.

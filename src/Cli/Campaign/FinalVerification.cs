@@ -12,15 +12,17 @@ namespace NasPrune.Cli.Campaign;
 /// <summary>One row of results.json (shared DESIGN), plus the recovery and architecture it was measured with.</summary>
 public sealed record ResultRow(
     string Method, string Recovery, string? ArchId, long Params, double FlopsPerToken, double LatencyMs, double Wikitext2Ppl, double PtbPpl, double HeldoutPpl,
-    double? MmluAcc, double? ZeroshotAvg, int RealEvaluations, double? ValidationNll);
+    double? BlimpAcc, double? MmluAcc, double? ZeroshotAvg, int RealEvaluations, double? ValidationNll);
 
 /// <summary>
 /// The final verification: the first time test splits are read. Each method's architecture is extracted as a
-/// smaller model (optionally recovered), then measured on WikiText-2, PTB and held-out general-English test perplexity (the last shows overfitting to one domain), MMLU 5-shot and the
-/// zero-shot suite, and timed (one forward of a context-length window at batch 1).
+/// smaller model (optionally recovered), then measured on WikiText-2, PTB and held-out general-English test perplexity (the last shows
+/// overfitting to one domain), BLiMP (mean over its
+/// paradigms), MMLU 5-shot and the zero-shot suite, and timed (one forward of a context-length window at batch 1).
 /// </summary>
 public sealed class FinalVerification(PreparedModel prepared, CampaignConfig.FinalSection options, string dataDir, Action<string> log)
 {
+    IReadOnlyList<BlimpParadigm>? blimp;
     IReadOnlyList<MmluSubject>? mmlu;
     IReadOnlyList<(TaskDefinition Task, IReadOnlyList<MultipleChoiceItem> Items)>? zeroShot;
 
@@ -52,7 +54,15 @@ public sealed class FinalVerification(PreparedModel prepared, CampaignConfig.Fin
                 progress => prepared.Perplexity(model, task, Split.Test, options.MaxWindows, progress: progress)).Ppl;
             double wiki = Ppl(PerplexityTask.WikiText2), ptb = Ppl(PerplexityTask.Ptb), heldout = Ppl(PerplexityTask.HeldOut);
             var scorer = new LogLikelihoodScorer(model, new RequestEncoder(prepared.Tokenizer, seq), 8, ScoringMode.Batched);
-            double? mmluAcc = null, zeroShotAvg = null;
+            double? blimpAcc = null, mmluAcc = null, zeroShotAvg = null;
+            if (options.BlimpLimit != 0)
+            {
+                string folder = BlimpDataset.Locate(dataDir);
+                blimp ??= BlimpDataset.Load(folder, BlimpDataset.Resolve(folder, BlimpDataset.SuiteName).Paradigms, options.BlimpLimit);
+                var sentences = new LogLikelihoodScorer(model, scorer.Encoder, BlimpEvaluator.RowsPerForward, ScoringMode.Batched);
+                blimpAcc = Output.WithProgress($"{method}/{recovery.Name} blimp", blimp.Sum(p => p.Pairs.Count),
+                    progress => BlimpEvaluator.Evaluate(sentences, blimp, BlimpDataset.SuiteName, progress)).Acc;
+            }
             if (options.MmluLimit != 0)
             {
                 mmlu ??= MmluDataset.Load(MmluDataset.Locate(dataDir), 5, options.MmluLimit);
@@ -69,7 +79,7 @@ public sealed class FinalVerification(PreparedModel prepared, CampaignConfig.Fin
             }
             double latency = PruningBench.ForwardSeconds(model, 1, seq, model.model.embed_tokens.weight!.device, 1.0) * 1000;
             return new ResultRow(method, recovery.Name, architecture?.Id, config.TotalParams, config.ForwardFlopsPerToken(seq), latency,
-                wiki, ptb, heldout, mmluAcc, zeroShotAvg, realEvaluations, validationNll);
+                wiki, ptb, heldout, blimpAcc, mmluAcc, zeroShotAvg, realEvaluations, validationNll);
         }
         finally
         {

@@ -10,7 +10,7 @@ namespace NasPrune.Cli.Commands;
 
 /// <summary>
 /// <c>nasprune eval</c>: perplexity on WikiText-2 or PTB, or multiple-choice accuracy (MMLU k-shot, the zero-shot
-/// tasks, a user's task file) with lm-evaluation-harness's conventions, each under a recorded protocol.
+/// tasks, BLiMP, a user's task file) with lm-evaluation-harness's conventions, each under a recorded protocol.
 /// </summary>
 public static class EvalCommand
 {
@@ -20,7 +20,8 @@ public static class EvalCommand
         var task = new Option<string>("--task")
         {
             Description = "perplexity: wikitext2, ptb; multiple choice: mmlu, boolq, piqa, hellaswag, winogrande, arc_easy, " +
-                          "arc_challenge, openbookqa, or zeroshot (those seven and their average)",
+                          "arc_challenge, openbookqa, or zeroshot (those seven and their average); blimp (67 grammatical minimal-pair paradigms, " +
+                          "mean accuracy) or blimp_<paradigm> (one)",
             DefaultValueFactory = _ => "wikitext2",
         };
         var split = new Option<string>("--split")
@@ -33,7 +34,7 @@ public static class EvalCommand
             Description = "multiple choice from a file: JSON Lines of {\"context\": ..., \"choices\": [...], \"gold\": i}, or a task definition (.json)",
         };
         var shots = new Option<int?>("--shots") { Description = "mmlu: few-shot examples per prompt (default 5)" };
-        var limit = new Option<int?>("--limit") { Description = "multiple choice: score only the first N questions of each task / subject" };
+        var limit = new Option<int?>("--limit") { Description = "multiple choice: score only the first N questions of each task / subject (pairs of each BLiMP paradigm)" };
         var scoring = new Option<string>("--scoring")
         {
             Description = "multiple choice: batched (a question's choices in one forward pass, shared prompts computed once) " +
@@ -50,7 +51,7 @@ public static class EvalCommand
         var maxWindows = new Option<int?>("--max-windows") { Description = "evaluate only the first N windows" };
         var batch = new Option<int>("--batch-size")
         {
-            Description = "windows per forward pass (perplexity); rows per forward pass (multiple choice)",
+            Description = "windows per forward pass (perplexity); rows per forward pass (multiple choice; BLiMP's short sentences default to 64)",
             DefaultValueFactory = _ => 8,
         };
         var device = CliOptions.Device();
@@ -61,7 +62,7 @@ public static class EvalCommand
         data.Description += "; for mmlu also a folder in MMLU's own layout (dev/, test/)";
         var command = new Command("eval",
             "Perplexity on WikiText-2 or PTB (non-overlapping windows, mean token NLL), or multiple-choice accuracy " +
-            "(MMLU k-shot, zero-shot tasks) as lm-evaluation-harness computes it")
+            "(MMLU k-shot, zero-shot tasks, BLiMP minimal pairs) as lm-evaluation-harness computes it")
         {
             model, arch, criterion, task, taskFile, split, seqLen, protocol, maxWindows, shots, limit, scoring, batch, device, dtype, seed, json, data,
         };
@@ -79,7 +80,7 @@ public static class EvalCommand
                 TorchSharp.torch.manual_seed(parse.GetValue(seed));
                 return MultipleChoiceEval.Run(new MultipleChoiceRequest(name, file,
                     parse.GetValue(data), parse.GetValue(model), parse.GetValue(seqLen), parse.GetValue(shots), parse.GetValue(limit),
-                    parse.GetValue(batch), ParseScoring(parse.GetValue(scoring)!), parse.GetValue(device), parse.GetValue(dtype), parse.GetValue(json),
+                    parse.GetResult(batch) is { Implicit: false } ? parse.GetValue(batch) : null, ParseScoring(parse.GetValue(scoring)!), parse.GetValue(device), parse.GetValue(dtype), parse.GetValue(json),
                     parse.GetValue(arch), parse.GetValue(criterion)!, parse.GetValue(seed)));
             }
             if (parse.GetValue(shots) is not null || parse.GetValue(limit) is not null)
@@ -123,10 +124,16 @@ public static class EvalCommand
     {
         if (taskFile is not null || name == MultipleChoiceEval.Mmlu) return name;
         string dataDir = DataDirectory.Resolve(dataArgument);
+        if (BlimpDataset.IsTask(name))
+        {
+            BlimpDataset.Resolve(BlimpDataset.Locate(dataDir), name); // an unknown paradigm lists the known ones
+            return name;
+        }
         string? folder = ZeroShotTasks.TryLocate(dataDir);
         if (folder is not null && ZeroShotTasks.IsKnown(folder, name)) return name;
         var multipleChoice = new[] { MultipleChoiceEval.Mmlu, ZeroShotTasks.SuiteName }
-            .Concat(folder is null ? [] : ZeroShotTasks.Discover(folder).Keys);
+            .Concat(folder is null ? [] : ZeroShotTasks.Discover(folder).Keys)
+            .Concat([BlimpDataset.SuiteName, BlimpDataset.TaskPrefix + "<paradigm>"]);
         throw new UserError($"unknown task '{name}' (perplexity: {string.Join(", ", PerplexityTask.All.Select(t => t.Name))}; " +
                             $"multiple choice: {string.Join(", ", multipleChoice)})");
     }

@@ -7,12 +7,13 @@ using NasPrune.Evaluator.Tokenization;
 namespace NasPrune.Cli.Commands;
 
 /// <summary>What <c>nasprune eval</c> was asked to run when the task is multiple choice.</summary>
+/// <param name="BatchSize">--batch-size when given; null: the task's default.</param>
 public sealed record MultipleChoiceRequest(
     string Task, string? TaskFile, string? DataArgument, string? ModelDir, int? SeqLen, int? Shots, int? Limit,
-    int BatchSize, ScoringMode Scoring, string? Device, string? Dtype, bool Json, string? ArchFile = null, string Criterion = "activation", long Seed = 1234);
+    int? BatchSize, ScoringMode Scoring, string? Device, string? Dtype, bool Json, string? ArchFile = null, string Criterion = "activation", long Seed = 1234);
 
 /// <summary>
-/// <c>nasprune eval</c> for MMLU, the zero-shot tasks and user task files, with lm-evaluation-harness's prompts and
+/// <c>nasprune eval</c> for MMLU, the zero-shot tasks, BLiMP and user task files, with lm-evaluation-harness's prompts and
 /// scoring (<see cref="LogLikelihoodScorer"/>). Data are read and checked before the model loads, so a malformed
 /// row fails in a second rather than after loading a large checkpoint.
 /// </summary>
@@ -20,11 +21,13 @@ public static class MultipleChoiceEval
 {
     public const string Mmlu = "mmlu";
     const int DefaultMmluShots = 5;
+    const int DefaultRowsPerForward = 8;
 
     public static int Run(MultipleChoiceRequest r)
     {
         if (r.Limit is <= 0) throw new UserError($"--limit {r.Limit}: must be positive");
         if (r.BatchSize <= 0) throw new UserError($"--batch-size {r.BatchSize}: must be positive");
+        int rowsPerForward = r.BatchSize ?? DefaultRowsPerForward;
         string dataDir = DataDirectory.Resolve(r.DataArgument);
 
         // Everything that reads data happens here, before the model exists.
@@ -38,6 +41,19 @@ public static class MultipleChoiceEval
             evaluate = (scorer, report) => report with
             {
                 Mmlu = Output.WithProgress($"mmlu {shots}-shot", total, progress => MmluEvaluator.Evaluate(scorer, subjects, shots, progress)),
+            };
+        }
+        else if (r.TaskFile is null && BlimpDataset.IsTask(r.Task))
+        {
+            if (r.Shots is int s && s != 0) throw new UserError($"--shots {s}: BLiMP compares two sentences without any prompt; it has no shots");
+            string folder = BlimpDataset.Locate(dataDir);
+            var (task, names) = BlimpDataset.Resolve(folder, r.Task);
+            rowsPerForward = r.BatchSize ?? BlimpEvaluator.RowsPerForward;
+            var paradigms = BlimpDataset.Load(folder, names, r.Limit);
+            evaluate = (scorer, report) => report with
+            {
+                Blimp = Output.WithProgress(task, paradigms.Sum(p => p.Pairs.Count),
+                    progress => BlimpEvaluator.Evaluate(scorer, paradigms, task, progress)),
             };
         }
         else
@@ -63,7 +79,7 @@ public static class MultipleChoiceEval
         var encoder = new RequestEncoder(tokenizer, maxLength);
         var device = DeviceChoice.Resolve(r.Device);
         using var evaluated = EvaluatedModel.Load(modelDir, dataDir, r.ArchFile, r.Criterion, r.Seed, device, DeviceChoice.ResolveDtype(r.Dtype, device));
-        var scorer = new LogLikelihoodScorer(evaluated.Model, encoder, r.BatchSize, r.Scoring);
+        var scorer = new LogLikelihoodScorer(evaluated.Model, encoder, rowsPerForward, r.Scoring);
         var report = evaluate(scorer, new HarnessReport(evaluated.Identity, tokenizer.Description, maxLength, r.Limit,
             r.Scoring == ScoringMode.Batched ? "batched" : "unbatched"));
         if (r.Json) Output.WriteJson(report);
@@ -104,7 +120,17 @@ public static class MultipleChoiceEval
                               $"(n {m.N}; {m.PromptsWithDroppedShots} prompts lost {m.DroppedShots} shots to fit {report.SeqLen} tokens, " +
                               $"{m.TruncatedPrompts} truncated; {m.Seconds:F1} s)");
         }
+        if (report.Blimp is { } b)
+        {
+            foreach (var p in b.Paradigms)
+                Console.WriteLine($"  {p.Paradigm,-52} {p.Field,-16} acc {p.Acc:F4}  (n {p.N}" +
+                                  (p.Ties > 0 ? $", {p.Ties} ties" : "") + (p.TruncatedPairs > 0 ? $", {p.TruncatedPairs} truncated" : "") + ")");
+            foreach (var f in b.Fields)
+                Console.WriteLine($"{f.Field,-16} acc {f.Acc:F4}  (mean of {f.Paradigms} paradigms, n {f.N})");
+            Console.WriteLine($"{b.Task}: acc {b.Acc:F4} (mean of {b.Paradigms.Count} paradigms)  (n {b.N} pairs, {b.Ties} ties counted wrong, " +
+                              $"{b.TruncatedPairs} truncated; {b.Seconds:F1} s)");
+        }
         Console.WriteLine($"model {report.ModelHash}, {report.Tokenizer}, context {report.SeqLen} tokens, scoring {report.Scoring}" +
-                          (report.Limit is int l ? $", first {l} questions per task/subject" : ""));
+                          (report.Limit is int l ? $", first {l} questions per task/subject/paradigm" : ""));
     }
 }

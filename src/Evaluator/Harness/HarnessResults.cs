@@ -37,10 +37,12 @@ public sealed record MmluResult(
 
 /// <summary>
 /// What <c>nasprune eval</c> reports for multiple-choice tasks: the protocol shared by all tasks (model, tokenizer,
-/// context length, limit, scoring), then either the zero-shot tasks with their average or MMLU.
+/// context length, limit, scoring), then the zero-shot tasks with their average, MMLU, or BLiMP.
 /// </summary>
 /// <param name="SeqLen">The context length prompts were fitted to.</param>
-/// <param name="Limit">--limit: only the first N questions of each task / subject were scored (null: all).</param>
+/// <param name="Limit">--limit: only the first N questions of each task / subject (pairs of each BLiMP paradigm)
+/// were scored (null: all).</param>
 public sealed record HarnessReport(
     string ModelHash, string Tokenizer, int SeqLen, int? Limit, string Scoring,
-    IReadOnlyList<MultipleChoiceResult>? Tasks = null, MultipleChoiceAverage? Average = null, MmluResult? Mmlu = null);
+    IReadOnlyList<MultipleChoiceResult>? Tasks = null, MultipleChoiceAverage? Average = null, MmluResult? Mmlu = null,
+    BlimpResult? Blimp = null);

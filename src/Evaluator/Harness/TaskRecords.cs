@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -11,7 +12,8 @@ public sealed record TaskRecord(JsonObject Fields, string Where);
 /// <summary>
 /// Reads the record layouts the task data comes in: JSON Lines (one object per line), plain text with a fixed
 /// number of lines per record (llama.cpp's HellaSwag export), and a labels file with one label per line beside
-/// a data file (PIQA's <c>valid-labels.lst</c>). Every record carries its file and line.
+/// a data file (PIQA's <c>valid-labels.lst</c>). Every record carries its file and line. A file ending in
+/// <c>.gz</c> is read through gzip (BLiMP ships compressed to keep the repository small).
 /// </summary>
 public static class TaskRecords
 {
@@ -73,8 +75,22 @@ public static class TaskRecords
     static List<string> ReadLines(string path)
     {
         if (!File.Exists(path)) throw new UserError($"{path}: file not found");
-        var lines = File.ReadAllText(path, Encoding.UTF8).Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        var lines = ReadText(path).Split('\n').Select(l => l.TrimEnd('\r')).ToList();
         if (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
         return lines;
+    }
+
+    static string ReadText(string path)
+    {
+        if (!path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) return File.ReadAllText(path, Encoding.UTF8);
+        try
+        {
+            using var reader = new StreamReader(new GZipStream(File.OpenRead(path), CompressionMode.Decompress), Encoding.UTF8);
+            return reader.ReadToEnd();
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UserError($"{path}: not a readable gzip file ({e.Message})", e);
+        }
     }
 }
