@@ -41,19 +41,11 @@ public static class CampaignReport
                       $"BLiMP mean accuracy over its 67 paradigms{(results.BlimpLimit is int b ? $" ({b} pairs each)" : "")}; " +
                       $"MMLU 5-shot{(results.MmluLimit is int m ? $" ({m} questions per subject)" : "")}; zero-shot average of the reported metric over the seven tasks" +
                       $"{(results.ZeroshotLimit is int z ? $" ({z} items each)" : "")}. Search used validation data only.").AppendLine();
-<<<<<<< HEAD
-        md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | held-out PPL | MMLU | zero-shot avg | real evaluations |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | held-out PPL | BLiMP | MMLU | zero-shot avg | real evaluations |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results.Rows)
             md.AppendLine(($"| {r.Method} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | {r.HeldoutPpl:F2} | " +
-                                             $"{Percent(r.MmluAcc)} | {Percent(r.ZeroshotAvg)} | {r.RealEvaluations} |"));
-=======
-        md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | BLiMP | MMLU | zero-shot avg | real evaluations |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var r in results.Rows)
-            md.AppendLine(($"| {r.Method} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | " +
                                              $"{Percent(r.BlimpAcc)} | {Percent(r.MmluAcc)} | {Percent(r.ZeroshotAvg)} | {r.RealEvaluations} |"));
->>>>>>> blimp
         md.AppendLine();
         foreach (var recovery in results.Rows.Select(r => r.Recovery).Distinct())
         {
