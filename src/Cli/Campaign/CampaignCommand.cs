@@ -134,12 +134,8 @@ public static class CampaignCommand
                 rows.Add(CampaignResults.LoadRow(rowPath));
             }
         var results = new CampaignResults(modelDir, prepared.ModelHash, c.Remove, c.Criterion, "test", baseConfig.MaxPositionEmbeddings,
-<<<<<<< HEAD
-            c.Final.MaxWindows, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows,
+            c.Final.MaxWindows, c.Final.BlimpLimit, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows,
             PerplexityTask.All.ToDictionary(t => t.Name, t => t.Description));
-=======
-            c.Final.MaxWindows, c.Final.BlimpLimit, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows);
->>>>>>> blimp
         results.Save(paths.Results);
 
         // Stage 7: the report.

@@ -8,11 +8,7 @@ namespace NasPrune.Cli.Campaign;
 /// </summary>
 public sealed record CampaignResults(
     string Model, string ModelHash, double BudgetRemoved, string Criterion, string Split, int SeqLen, int? MaxWindows,
-<<<<<<< HEAD
-    int? MmluLimit, int? ZeroshotLimit, IReadOnlyList<ResultRow> Rows, IReadOnlyDictionary<string, string>? PerplexityTexts = null)
-=======
-    int? BlimpLimit, int? MmluLimit, int? ZeroshotLimit, IReadOnlyList<ResultRow> Rows)
->>>>>>> blimp
+    int? BlimpLimit, int? MmluLimit, int? ZeroshotLimit, IReadOnlyList<ResultRow> Rows, IReadOnlyDictionary<string, string>? PerplexityTexts = null)
 {
     public void Save(string path) => JsonFile.Save(path, this);
 
