@@ -62,7 +62,8 @@ public class PerplexityTextTests
             Assert.False(corpus.TrainTexts[i].Contains(tail[..200], StringComparison.Ordinal));
         }
         Assert.Equal(PerplexityTask.GeneralEnglishFiles.Sum(f => corpus.HeldOutTexts[corpus.Files.Select(Path.GetFileName).ToList().IndexOf(f)].Length),
-            validation.Length + test.Length - 2 * (PerplexityTask.GeneralEnglishFiles.Count - 1));
+            // each split joins its per-file halves with one "\n\n"
+            validation.Length + test.Length - 2 * 2 * (PerplexityTask.GeneralEnglishFiles.Count - 1));
     }
 
     [Fact]
