@@ -2,10 +2,13 @@ using NasPrune.Common;
 
 namespace NasPrune.Cli.Campaign;
 
-/// <summary>results.json (shared DESIGN): the final table of one campaign, with the protocol it was measured under.</summary>
+/// <summary>
+/// results.json (shared DESIGN): the final table of one campaign, with the protocol it was measured under and the
+/// objective its search minimised (nll or kl; files written before objectives existed read as nll).
+/// </summary>
 public sealed record CampaignResults(
     string Model, string ModelHash, double BudgetRemoved, string Criterion, string Split, int SeqLen, int? MaxWindows,
-    int? MmluLimit, int? ZeroshotLimit, IReadOnlyList<ResultRow> Rows)
+    int? MmluLimit, int? ZeroshotLimit, IReadOnlyList<ResultRow> Rows, string Objective = "nll")
 {
     public void Save(string path) => JsonFile.Save(path, this);
 
