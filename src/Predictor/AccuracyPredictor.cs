@@ -41,7 +41,7 @@ public sealed class AccuracyPredictor
             throw new UserError($"importance profile is of model {profile.ModelHash}, the pairs of {pairs.BaseModel}");
         var featurizer = new ArchitectureFeaturizer(pairs.Config, profile, options.DepthGrid, options.PerLayerFeatures);
         uniform = options.Target == PredictorTarget.DeltaUniform ? uniform ?? UniformReference.FromPairs(pairs.Items, pairs.Config, "pairs") : null;
-        var labels = Targets(pairs, uniform);
+        var labels = Targets(pairs, options.Target, uniform);
         var block = featurizer.FeaturizeAll(pairs.Architectures);
         RidgeBase? ridge = null;
         if (options.RidgeLambda > 0 && options.Model != PredictorModelKind.Linear)
@@ -68,12 +68,12 @@ public sealed class AccuracyPredictor
         return new AccuracyPredictor(fitted, card, pairs.Config);
     }
 
-    /// <summary>The measured target of each pair (NLL, or NLL minus the uniform reference at its param ratio).</summary>
-    public static double[] Targets(PairSet pairs, UniformReference? uniform) =>
-        pairs.Items.Select(p => uniform is null ? p.Row.WikiText2Nll : p.Row.WikiText2Nll - uniform.At(p.Row.ParamRatio)).ToArray();
+    /// <summary>The measured target of each pair (NLL or KL, or NLL minus the uniform reference at its param ratio).</summary>
+    public static double[] Targets(PairSet pairs, string target, UniformReference? uniform) =>
+        pairs.Items.Select(p => uniform is null ? PredictorTarget.Measured(p.Row, target) : p.Row.WikiText2Nll - uniform.At(p.Row.ParamRatio)).ToArray();
 
     /// <summary>The measured target of pairs in this predictor's units (for evaluation).</summary>
-    public double[] Targets(PairSet pairs) => Targets(pairs, Card.Uniform);
+    public double[] Targets(PairSet pairs) => Targets(pairs, Card.Target, Card.Uniform);
 
     /// <summary>Predicted target per candidate (lower is better), one batch transform for the whole list.</summary>
     public double[] Predict(IReadOnlyList<Architecture> candidates)
@@ -107,7 +107,10 @@ public sealed class AccuracyPredictor
         return Score(Featurizer.FeaturizeAll(candidates), model.PredictRowByRow);
     }
 
-    /// <summary>Predicted NLL: the prediction plus, for the delta-uniform target, the uniform reference at the candidate's budget.</summary>
+    /// <summary>
+    /// The predicted measure: the prediction plus, for the delta-uniform target, the uniform reference at the
+    /// candidate's budget (NLL for nll and delta-uniform, KL for kl).
+    /// </summary>
     public double[] PredictNll(IReadOnlyList<Architecture> candidates)
     {
         var p = Predict(candidates);

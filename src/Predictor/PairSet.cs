@@ -53,10 +53,11 @@ public sealed class PairSet
 
     public double[] Nll => Items.Select(p => p.Row.WikiText2Nll).ToArray();
 
-    /// <summary>SHA-256 (12 hex) over the sorted (arch id, NLL) rows: two predictors saw the same data iff equal.</summary>
+    /// <summary>SHA-256 (12 hex) over the sorted (arch id, NLL[, KL]) rows: two predictors saw the same data iff equal.</summary>
     public string Hash()
     {
-        var lines = Items.Select(p => $"{p.Row.ArchId}:{p.Row.WikiText2Nll:R}").Order(StringComparer.Ordinal);
+        // KL joins the line only where measured, so hashes of NLL-only pairs are what they were before KL existed.
+        var lines = Items.Select(p => $"{p.Row.ArchId}:{p.Row.WikiText2Nll:R}{(p.Row.WikiText2Kl is double kl ? $":{kl:R}" : "")}").Order(StringComparer.Ordinal);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', lines))))[..12];
     }
 

@@ -67,7 +67,7 @@ public static class PredictorStudy
     {
         if (pairs.Count < 2 * s.Folds) throw new UserError($"cross-validation: {pairs.Count} pairs are too few for {s.Folds} folds");
         var uniform = Reference(pairs, o);
-        var target = AccuracyPredictor.Targets(pairs, uniform);
+        var target = AccuracyPredictor.Targets(pairs, o.Target, uniform);
         var order = Enumerable.Range(0, pairs.Count).ToArray();
         new Random(s.Seed).Shuffle(order);
         var folds = Enumerable.Range(0, s.Folds).Select(f => order.Where((_, k) => k % s.Folds == f).Order().ToArray()).ToArray();
@@ -99,7 +99,7 @@ public static class PredictorStudy
     {
         heldOut.RequireBase(train.BaseModel, "held-out pairs");
         var uniform = Reference(train, o);
-        var target = AccuracyPredictor.Targets(heldOut, uniform);
+        var target = AccuracyPredictor.Targets(heldOut, o.Target, uniform);
         var scores = new List<ModelScore>();
         double[] fastTree = [];
         foreach (var (learner, configure) in Learners)
@@ -121,7 +121,7 @@ public static class PredictorStudy
     public static IReadOnlyList<LearningPoint> LearningCurve(PairSet train, PairSet eval, ImportanceProfile? profile, PredictorOptions o, StudyOptions s)
     {
         var uniform = Reference(train, o);
-        var target = AccuracyPredictor.Targets(eval, uniform);
+        var target = AccuracyPredictor.Targets(eval, o.Target, uniform);
         var sizes = s.Sizes.Where(n => n < train.Count).Append(train.Count).Distinct().Order().ToArray();
         var points = new List<LearningPoint>();
         foreach (var (learner, configure) in Learners)

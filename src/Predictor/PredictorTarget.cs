@@ -4,24 +4,36 @@ using NasPrune.Common.Pairs;
 namespace NasPrune.Predictor;
 
 /// <summary>
-/// What the predictor learns (lower is better for both):
+/// What the predictor learns (lower is better for all):
 /// <list type="bullet">
 /// <item><c>nll</c>: the pair's WikiText-2 validation NLL (log-perplexity) on the calibration measure.</item>
 /// <item><c>delta-uniform</c>: NLL minus the NLL of the uniform cut at the same parameter share. The uniform NLL
 /// is interpolated piecewise-linearly over param_ratio through the pairs whose architecture is uniform (the
 /// sampler's anchors: every layer keeps the same heads and channels), extrapolated linearly past the ends; the
 /// reference points are stored in the card, so prediction needs no pairs.</item>
+/// <item><c>kl</c>: the pair's mean per-token KL(dense ‖ candidate) on the same windows (wikitext2_kl; pairs sampled
+/// with <c>--measure kl</c> or <c>both</c>).</item>
 /// </list>
 /// </summary>
 public static class PredictorTarget
 {
     public const string Nll = "nll";
     public const string DeltaUniform = "delta-uniform";
-    public static readonly string[] All = [Nll, DeltaUniform];
+    public const string Kl = "kl";
+    public static readonly string[] All = [Nll, DeltaUniform, Kl];
 
     public static void Check(string target)
     {
         if (!All.Contains(target)) throw new UserError($"predictor target '{target}': expected one of {string.Join(", ", All)}");
+    }
+
+    /// <summary>The measured value a target starts from: wikitext2_kl for kl, wikitext2_nll otherwise.</summary>
+    public static double Measured(PairRecord row, string target)
+    {
+        if (target != Kl) return row.WikiText2Nll;
+        if (row.WikiText2Kl is not double kl || !double.IsFinite(kl))
+            throw new UserError($"pair {row.ArchId}: no finite wikitext2_kl; target kl needs pairs sampled with --measure kl or both");
+        return kl;
     }
 
     /// <summary>True when every layer is kept with the same share of heads and of FFN channels.</summary>

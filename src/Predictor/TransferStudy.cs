@@ -37,8 +37,8 @@ public static class TransferStudy
         // The new family's target: the delta-uniform reference comes from its whole pool's anchors (as it would
         // after a first sampling round), so every method sees the same labels.
         var targetUniform = o.Target == PredictorTarget.DeltaUniform ? UniformReference.FromPairs(targetPool.Items, targetPool.Config, "new family pairs") : null;
-        var poolLabels = AccuracyPredictor.Targets(targetPool, targetUniform);
-        var heldLabels = AccuracyPredictor.Targets(targetHeldOut, targetUniform);
+        var poolLabels = AccuracyPredictor.Targets(targetPool, o.Target, targetUniform);
+        var heldLabels = AccuracyPredictor.Targets(targetHeldOut, o.Target, targetUniform);
         var poolBlock = targetFeaturizer.FeaturizeAll(targetPool.Architectures);
         var heldBlock = targetFeaturizer.FeaturizeAll(targetHeldOut.Architectures);
         int d = targetFeaturizer.Count;
@@ -48,7 +48,7 @@ public static class TransferStudy
         var zeroShot = PredictorMetrics.RankOnly(heldLabels, zeroHeld);
 
         var sourceBlock = sourcePredictor.Featurizer.FeaturizeAll(source.Architectures);
-        var sourceLabels = Standardize(AccuracyPredictor.Targets(source, sourceUniform));
+        var sourceLabels = Standardize(AccuracyPredictor.Targets(source, o.Target, sourceUniform));
 
         var rows = new List<TransferRow>();
         foreach (int n in sizes.Where(n => n >= 4 && n <= targetPool.Count))

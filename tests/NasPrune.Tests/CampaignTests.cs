@@ -110,4 +110,40 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         foreach (var shipped in new[] { "experiments/default/campaign.yaml", "experiments/default/campaign-50.yaml", "experiments/default/campaign-overnight-gpu.yaml" })
             CampaignConfig.Load(Path.Combine(repo, shipped));
     }
+
+    [Fact]
+    public void ObjectiveKlSearchesOnKlAndSaysSo()
+    {
+        var config = TinyConfig();
+        config.Objective = "kl";
+        config.Predictor.Target = "kl";
+        config.Active.Rounds = 1;
+        var paths = new CampaignPaths(root);
+        var results = CampaignCommand.Run(config, paths, DataDirectory.Resolve(), CPU);
+
+        Assert.Equal("kl", results.Objective);
+        var pairs = PairStore.ReadAll(paths.Pairs);
+        Assert.All(pairs, p => Assert.True(p.WikiText2Kl > 0, $"{p.ArchId}: KL {p.WikiText2Kl}"));
+        var best = pairs.MinBy(p => p.WikiText2Kl)!;
+        var nasprune = results.Rows.Single(r => r.Method == "nasprune");
+        Assert.Equal(best.ArchId, nasprune.ArchId); // the pick minimises KL; its validation NLL is still reported
+        Assert.Equal(best.WikiText2Nll, nasprune.ValidationNll);
+        Assert.Contains("\"objective\": \"kl\"", File.ReadAllText(paths.Results));
+        Assert.Contains("validation KL", File.ReadAllText(paths.Report));
+    }
+
+    [Fact]
+    public void TheObjectiveAndThePredictorTargetMustAgree()
+    {
+        Directory.CreateDirectory(root);
+        string path = Path.Combine(root, "c.yaml");
+        File.WriteAllText(path, "objective: kl\n");
+        Assert.Contains("predictor.target", Assert.Throws<UserError>(() => CampaignConfig.Load(path)).Message);
+        File.WriteAllText(path, "predictor:\n  target: kl\n");
+        Assert.Contains("predictor.target", Assert.Throws<UserError>(() => CampaignConfig.Load(path)).Message);
+        File.WriteAllText(path, "objective: perplexity\n");
+        Assert.Contains("objective", Assert.Throws<UserError>(() => CampaignConfig.Load(path)).Message);
+        File.WriteAllText(path, "objective: kl\npredictor:\n  target: kl\n");
+        Assert.Equal("kl", CampaignConfig.Load(path).ObjectiveName);
+    }
 }

@@ -29,6 +29,8 @@ public sealed class PairStoreTests : IDisposable
         FlopsRatio = 0.75,
         WikiText2Nll = 6.5 + i,
         WikiText2Ppl = Math.Exp(6.5 + i),
+        WikiText2Kl = withOptional ? 0.375 : null,
+        KlTopK = withOptional ? 64 : null,
         PtbNll = withOptional ? 7.25 : null,
         PtbPpl = withOptional ? Math.Exp(7.25) : null,
         ZeroShotTask = withOptional ? "piqa" : null,
@@ -76,7 +78,7 @@ public sealed class PairStoreTests : IDisposable
         using var connection = new DuckDBConnection("DataSource=:memory:");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT arch_id, len(head_ratio), list_sum(head_ratio), params, wikitext2_nll, ptb_nll, zeroshot_task " +
+        command.CommandText = $"SELECT arch_id, len(head_ratio), list_sum(head_ratio), params, wikitext2_nll, ptb_nll, zeroshot_task, wikitext2_kl, kl_top_k " +
                               $"FROM read_parquet('{path}') ORDER BY sample_index";
         using var reader = command.ExecuteReader();
         Assert.True(reader.Read());
@@ -87,9 +89,13 @@ public sealed class PairStoreTests : IDisposable
         Assert.Equal(7.5, reader.GetDouble(4));
         Assert.Equal(7.25, reader.GetDouble(5));
         Assert.Equal("piqa", reader.GetString(6));
+        Assert.Equal(0.375, reader.GetDouble(7));
+        Assert.Equal(64, Convert.ToInt32(reader.GetValue(8)));
         Assert.True(reader.Read());
         Assert.True(reader.IsDBNull(5));
         Assert.True(reader.IsDBNull(6));
+        Assert.True(reader.IsDBNull(7));
+        Assert.True(reader.IsDBNull(8));
         Assert.False(reader.Read());
     }
 
@@ -131,6 +137,32 @@ public sealed class PairStoreTests : IDisposable
         var e2 = Assert.Throws<UserError>(() => PairStore.ReadAll(dir));
         Assert.Contains(foreign, e2.Message);
         Assert.Contains("not a NasPrune pair shard", e2.Message);
+    }
+
+    /// <summary>The pair columns every version wrote: a file of these is what a shard from before KL looks like.</summary>
+    sealed class BeforeKl
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("arch_id")] public string ArchId { get; set; } = "";
+        [System.Text.Json.Serialization.JsonPropertyName("base_model")] public string BaseModel { get; set; } = "";
+        [System.Text.Json.Serialization.JsonPropertyName("architecture")] public string Architecture { get; set; } = "";
+        [System.Text.Json.Serialization.JsonPropertyName("head_ratio")] public List<double> HeadRatio { get; set; } = [];
+        [System.Text.Json.Serialization.JsonPropertyName("ffn_ratio")] public List<double> FfnRatio { get; set; } = [];
+        [System.Text.Json.Serialization.JsonPropertyName("layer_kept")] public List<double> LayerKept { get; set; } = [];
+        [System.Text.Json.Serialization.JsonPropertyName("params")] public long Params { get; set; }
+        [System.Text.Json.Serialization.JsonPropertyName("param_ratio")] public double ParamRatio { get; set; }
+        [System.Text.Json.Serialization.JsonPropertyName("wikitext2_nll")] public double WikiText2Nll { get; set; }
+    }
+
+    [Fact]
+    public async Task ShardsWrittenBeforeKlReadWithoutIt()
+    {
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, "part-00000.parquet");
+        await Parquet.Serialization.ParquetSerializer.SerializeAsync(new[] { new BeforeKl { ArchId = "old", HeadRatio = [1], FfnRatio = [1], LayerKept = [1], WikiText2Nll = 5.5 } }, path);
+        var row = Assert.Single(PairStore.ReadAll(dir));
+        Assert.Equal(5.5, row.WikiText2Nll);
+        Assert.Null(row.WikiText2Kl);
+        Assert.Null(row.KlTopK);
     }
 
     sealed class Foreign

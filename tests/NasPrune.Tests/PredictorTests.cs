@@ -80,7 +80,7 @@ public sealed class PredictorTests : IDisposable
         var pairs = new PairSet(SyntheticPairs.Generate(Config, 50, seed: 7), Config);
         var reference = UniformReference.FromPairs(pairs.Items, Config, "test");
         Assert.Equal(2, reference.ParamRatio.Length); // the two anchors the generator (like the sampler) puts first
-        var target = AccuracyPredictor.Targets(pairs, reference);
+        var target = AccuracyPredictor.Targets(pairs, PredictorTarget.DeltaUniform, reference);
         for (int i = 0; i < pairs.Count; i++)
             if (PredictorTarget.IsUniform(pairs.Items[i].Arch, Config)) Assert.Equal(0, target[i], 9);
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DuckDB.NET.Data;
 using NasPrune.Common.Pairs;
 using Xunit;
 
@@ -114,5 +115,49 @@ public sealed class SampleCommandTests(TinyModelDirectory tiny) : IClassFixture<
         Assert.Equal(2, broken.ExitCode);
         Assert.Contains("broken.parquet", broken.Stderr);
         Assert.Equal("PAR1 torn", File.ReadAllText(Path.Combine(emptyDir, "broken.parquet")));
+    }
+
+    [Fact]
+    public void MeasureBothWritesTheKlColumnAndAResumeWithAnotherMeasureIsRefused()
+    {
+        string dir = Path.Combine(root, "kl");
+        var first = Sample(dir, 3, "--measure", "both", "--kl-topk", "16");
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        var rows = PairStore.ReadAll(dir);
+        Assert.Equal(3, rows.Count);
+        Assert.All(rows, r =>
+        {
+            Assert.True(r.WikiText2Kl > 0, $"{r.ArchId}: KL {r.WikiText2Kl}");
+            Assert.Equal(16, r.KlTopK);
+        });
+        using (var connection = new DuckDBConnection("DataSource=:memory:"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT arch_id, wikitext2_kl, kl_top_k FROM read_parquet('{PairStore.Files(dir).Single()}')";
+            using var reader = command.ExecuteReader();
+            int read = 0;
+            while (reader.Read())
+            {
+                var row = rows.Single(r => r.ArchId == reader.GetString(0));
+                Assert.Equal(row.WikiText2Kl, reader.GetDouble(1));
+                Assert.Equal(16, Convert.ToInt32(reader.GetValue(2)));
+                read++;
+            }
+            Assert.Equal(3, read);
+        }
+
+        // The measure is part of the protocol: resuming with another one (or another k) is refused, in one line.
+        foreach (var other in new[] { new[] { "--resume" }, ["--resume", "--measure", "kl", "--kl-topk", "16"], ["--resume", "--measure", "both", "--kl-topk", "8"] })
+        {
+            var refused = Sample(dir, 4, other);
+            Assert.Equal(2, refused.ExitCode);
+            Assert.Contains("other settings", refused.Stderr);
+            Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        var resumed = Sample(dir, 4, "--resume", "--measure", "both", "--kl-topk", "16");
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        Assert.All(PairStore.ReadAll(dir), r => Assert.Equal(16, r.KlTopK));
+        Assert.Equal(4, PairStore.ReadAll(dir).Count);
     }
 }

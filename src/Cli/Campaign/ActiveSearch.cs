@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
 using NasPrune.Evaluator.Pairs;
@@ -8,11 +9,18 @@ using NasPrune.Search;
 
 namespace NasPrune.Cli.Campaign;
 
-/// <summary>What one active round did (search/round-&lt;r&gt;.json).</summary>
+/// <summary>
+/// What one active round did (search/round-&lt;r&gt;.json). Predicted, measured and the predicted best are in the
+/// objective's units (NLL or KL); the real best is the best by the objective, with its NLL and, for objective kl, its KL.
+/// </summary>
 public sealed record ActiveRound(
     int Round, int TrainingPairs, IReadOnlyList<double> ShrinkLog10Volumes, double PredictedBest, string PredictedBestId,
     IReadOnlyList<string> EvaluatedIds, IReadOnlyList<double> Predicted, IReadOnlyList<double> Measured,
-    double KendallTauOnNew, double RealBestNll, string RealBestId, bool Improved, JsonNode Bounds);
+    double KendallTauOnNew, double RealBestNll, string RealBestId, bool Improved, JsonNode Bounds, double? RealBestKl = null)
+{
+    /// <summary>The real best's objective value (its KL when recorded, else its NLL).</summary>
+    [JsonIgnore] public double RealBest => RealBestKl ?? RealBestNll;
+}
 
 /// <summary>
 /// The active loop: each round retrains the predictor on every pair so far, shrinks the space around what it
@@ -46,7 +54,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
             var pairs = PairStore.ReadAll(paths.Pairs);
             // Every measured pair by id; the round's new rows join it as they are written (no re-reading the store).
             var measuredById = pairs.GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
-            var bestBefore = pairs.MinBy(p => p.WikiText2Nll)!;
+            var bestBefore = pairs.MinBy(config.ObjectiveOf)!;
             var predictor = AccuracyPredictor.Train(pairs, baseConfig, profile, PredictorOptions(config, r));
             double[] Fitness(IReadOnlyList<Architecture> candidates) => predictor.Predict(candidates);
 
@@ -56,7 +64,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 var mustKeep = new[] { bestBefore.ToArchitecture(paths.Pairs) };
                 var shrink = new SpaceShrinker(space).Shrink(new ShrinkOptions(config.Shrink.Rounds, config.Shrink.SampleSize, config.Shrink.TopQuantile,
                     Seed: config.Seed + 100 * r), LayerBounds.Full(space.LayerCount), band, Fitness, mustKeep);
-                var seeds = pairs.OrderBy(p => p.WikiText2Nll).Take(10).Select(p => p.ToArchitecture(paths.Pairs)).ToList();
+                var seeds = pairs.OrderBy(config.ObjectiveOf).Take(10).Select(p => p.ToArchitecture(paths.Pairs)).ToList();
                 var evolution = new EvolutionarySearch(space).Run(new EvolutionOptions(config.Evolution.Population, config.Evolution.Generations,
                         Elites: Math.Max(1, config.Evolution.Population / 20),
                         TopK: config.Active.TopK * 4, Seed: config.Seed + 100 * r), shrink.Bounds, band, Fitness, seeds);
@@ -89,14 +97,15 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 }
                 return 0;
             });
-            var measured = candidates.Select(c => measuredById[c.Id].WikiText2Nll).ToList();
-            var bestAfter = measuredById.Values.MinBy(p => p.WikiText2Nll)!;
-            bool improved = bestAfter.WikiText2Nll < bestBefore.WikiText2Nll - 1e-12;
+            var measured = candidates.Select(c => config.ObjectiveOf(measuredById[c.Id])).ToList();
+            var bestAfter = measuredById.Values.MinBy(config.ObjectiveOf)!;
+            bool improved = config.ObjectiveOf(bestAfter) < config.ObjectiveOf(bestBefore) - 1e-12;
             double tau = candidates.Count >= 2 ? PredictorMetrics.KendallTau(measured, predicted) : double.NaN;
             var record = new ActiveRound(r, pairs.Count, plan.Log10Volumes, plan.PredictedBest, plan.PredictedBestId, candidates.Select(c => c.Id).ToList(),
-                predicted, measured, tau, bestAfter.WikiText2Nll, bestAfter.ArchId, improved, JsonNode.Parse(plan.Bounds)!);
+                predicted, measured, tau, bestAfter.WikiText2Nll, bestAfter.ArchId, improved, JsonNode.Parse(plan.Bounds)!,
+                config.ObjectiveName == PredictorTarget.Kl ? bestAfter.WikiText2Kl : null);
             AtomicFile.WriteAllText(recordPath, JsonSerializer.Serialize(record, Json) + "\n");
-            log($"round {r}: predicted best {plan.PredictedBest:F4}, real best NLL {bestAfter.WikiText2Nll:F4} ({(improved ? "improved" : "no improvement")}), " +
+            log($"round {r}: predicted best {plan.PredictedBest:F4}, real best {config.ObjectiveName} {config.ObjectiveOf(bestAfter):F4} ({(improved ? "improved" : "no improvement")}), " +
                 $"τ on the {candidates.Count} new points {tau:F3}");
             rounds.Add(record);
             stale = improved ? 0 : stale + 1;

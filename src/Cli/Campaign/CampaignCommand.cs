@@ -76,7 +76,9 @@ public static class CampaignCommand
         var stream = new ArchitectureSampler(space).Sample(new SamplerOptions(band, c.Pairs.Count + maxActive, c.Seed));
         if (stream.Count < c.Pairs.Count + maxActive)
             throw new UserError($"the band {min:P1}–{max:P1} holds only {stream.Count} distinct architectures; widen band_width or lower pairs.count");
-        var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTask.WikiText2.Name], c.Pairs.Windows, c.Pairs.WindowSeed));
+        // Objective kl measures both: the search minimises KL, the report still shows each pick's validation NLL.
+        using var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTask.WikiText2.Name], c.Pairs.Windows, c.Pairs.WindowSeed,
+            Measure: c.ObjectiveName == PredictorTarget.Kl ? PairMeasure.Both : PairMeasure.Nll));
         var initial = stream.Take(c.Pairs.Count).ToList();
         var pairsRun = Output.WithProgress($"initial pairs", initial.Count,
             progress => new PairRunner(evaluator, paths.Pairs, ShardSpec.Single).Run(initial, c.Seed, progress: progress));
@@ -111,9 +113,9 @@ public static class CampaignCommand
             ("dense", null, 0, null),
             ("uniform", uniform, 0, searchPairs.FirstOrDefault(p => p.ArchId == uniform.Id)?.WikiText2Nll),
         };
-        var randomBest = randomPairs.MinBy(p => p.WikiText2Nll)!;
+        var randomBest = randomPairs.MinBy(c.ObjectiveOf)!;
         methods.Add(("random", randomBest.ToArchitecture(paths.RandomPairs), randomPairs.Count, randomBest.WikiText2Nll));
-        var ours = searchPairs.MinBy(p => p.WikiText2Nll)!;
+        var ours = searchPairs.MinBy(c.ObjectiveOf)!;
         methods.Add(("nasprune", ours.ToArchitecture(paths.Pairs), nasPruneEvaluations, ours.WikiText2Nll));
         Output.Log($"final architectures: uniform {uniform.Id}, random best {randomBest.ArchId} (of {randomPairs.Count}), NasPrune best {ours.ArchId} (of {nasPruneEvaluations}, {activeEvaluations} from the active loop)");
 
@@ -134,7 +136,7 @@ public static class CampaignCommand
                 rows.Add(CampaignResults.LoadRow(rowPath));
             }
         var results = new CampaignResults(modelDir, prepared.ModelHash, c.Remove, c.Criterion, "test", baseConfig.MaxPositionEmbeddings,
-            c.Final.MaxWindows, c.Final.BlimpLimit, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows,
+            c.Final.MaxWindows, c.Final.BlimpLimit, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows, c.ObjectiveName,
             PerplexityTask.All.ToDictionary(t => t.Name, t => t.Description));
         results.Save(paths.Results);
 

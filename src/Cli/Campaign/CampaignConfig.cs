@@ -1,4 +1,7 @@
+using System.Text.Json.Serialization;
 using NasPrune.Common;
+using NasPrune.Common.Pairs;
+using NasPrune.Predictor;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
@@ -22,6 +25,13 @@ public sealed class CampaignConfig
     /// <summary>Candidates keep between (1 − remove − band_width) and (1 − remove) of the parameters: never more than the budget.</summary>
     public double BandWidth { get; set; } = 0.02;
     public long Seed { get; set; } = 1234;
+    /// <summary>
+    /// What the search minimises: nll (WikiText-2 validation NLL) or kl (mean KL(dense ‖ candidate) on the same windows,
+    /// EvoPress's fitness; the pairs then carry both). Null means nll and is not written into campaign.json, so runs
+    /// recorded before the objective existed still resume.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Objective { get; set; }
     public PairsSection Pairs { get; set; } = new();
     public PredictorSection Predictor { get; set; } = new();
     public ShrinkSection Shrink { get; set; } = new();
@@ -120,6 +130,9 @@ public sealed class CampaignConfig
         Check(BandWidth > 0 && BandWidth < 1 - Remove, "band_width", "must be positive and below the kept share");
         Check(Pairs.Count >= 10, "pairs.count", "at least 10 pairs");
         Check(Pairs.Windows > 0, "pairs.windows", "must be positive");
+        Check(ObjectiveName is PredictorTarget.Nll or PredictorTarget.Kl, "objective", "nll or kl");
+        Check((ObjectiveName == PredictorTarget.Kl) == (Predictor.Target == PredictorTarget.Kl), "predictor.target",
+            ObjectiveName == PredictorTarget.Kl ? "must be kl when the objective is kl (the predictor learns what the search minimises)" : "kl needs objective: kl");
         Check(Predictor.Trees > 0 && Predictor.Leaves >= 2 && Predictor.LearningRate > 0 && Predictor.Ridge >= 0, "predictor",
             "trees > 0, leaves ≥ 2, learning_rate > 0, ridge ≥ 0");
         Check(Shrink.Rounds >= 0 && Shrink.SampleSize >= 10 && Shrink.TopQuantile is > 0 and < 1, "shrink", "rounds ≥ 0, sample_size ≥ 10, 0 < top_quantile < 1");
@@ -130,6 +143,13 @@ public sealed class CampaignConfig
         Check(Final.MmluLimit is null or >= 0 && Final.ZeroshotLimit is null or >= 0, "final", "limits must be 0 or more");
         Check(Final.Recover.Count > 0, "final.recover", "name at least one recovery (none, ls, lora, ls+lora)");
     }
+
+    /// <summary>The objective's name: nll unless the file says kl.</summary>
+    [JsonIgnore, YamlIgnore]
+    public string ObjectiveName => Objective ?? PredictorTarget.Nll;
+
+    /// <summary>A pair's value of the objective (lower is better).</summary>
+    public double ObjectiveOf(PairRecord row) => PredictorTarget.Measured(row, ObjectiveName);
 
     /// <summary>The budget band of candidates (kept parameter share).</summary>
     public (double Min, double Max) Band => (1 - Remove - BandWidth, 1 - Remove);

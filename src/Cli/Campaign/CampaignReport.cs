@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
+using NasPrune.Predictor;
 
 namespace NasPrune.Cli.Campaign;
 
@@ -28,8 +29,8 @@ public static class CampaignReport
         LayerProfile(Path.Combine(paths.Root, "layer-profile.png"), pairs, results);
         if (rounds.Count > 0)
         {
-            PredictorScatter(Path.Combine(paths.Root, "predictor-scatter.png"), rounds);
-            Progress(Path.Combine(paths.Root, "search-progress.png"), rounds, pairs);
+            PredictorScatter(Path.Combine(paths.Root, "predictor-scatter.png"), rounds, results.Objective);
+            Progress(Path.Combine(paths.Root, "search-progress.png"), rounds, pairs, results.Objective);
         }
 
         var md = new StringBuilder();
@@ -61,11 +62,13 @@ public static class CampaignReport
                       $"{pairs.Count(p => p.Source != "sample")} chosen by the active loop); the random-search baseline evaluated {random.Count} more from the same random stream.").AppendLine();
         if (rounds.Count > 0)
         {
-            md.AppendLine("| round | training pairs | shrunken space (log10 grid points) | predicted best NLL | real best NLL | τ on the new points | improved |");
+            string objective = Label(results.Objective);
+            md.AppendLine($"Objective: validation {objective}.").AppendLine();
+            md.AppendLine($"| round | training pairs | shrunken space (log10 grid points) | predicted best {objective} | real best {objective} | τ on the new points | improved |");
             md.AppendLine("|---:|---:|---|---:|---:|---:|---|");
             foreach (var r in rounds)
                 md.AppendLine(($"| {r.Round} | {r.TrainingPairs} | {string.Join(" → ", r.ShrinkLog10Volumes.Select(v => v.ToString("F1", inv)))} | " +
-                                                 $"{r.PredictedBest:F4} | {r.RealBestNll:F4} | {r.KendallTauOnNew:F3} | {(r.Improved ? "yes" : "no")} |"));
+                                                 $"{r.PredictedBest:F4} | {r.RealBest:F4} | {r.KendallTauOnNew:F3} | {(r.Improved ? "yes" : "no")} |"));
             md.AppendLine();
         }
         md.AppendLine("![Pareto front](pareto.png)").AppendLine();
@@ -139,7 +142,10 @@ public static class CampaignReport
         Save(plot, path, "Kept width per layer: NasPrune's architecture vs uniform", "layer", "kept (%)", ScottPlot.Alignment.LowerRight, 900, 600);
     }
 
-    static void PredictorScatter(string path, IReadOnlyList<ActiveRound> rounds)
+    /// <summary>How the objective reads in the report's text and axes.</summary>
+    static string Label(string objective) => objective == PredictorTarget.Kl ? "KL(dense ‖ pruned)" : "NLL";
+
+    static void PredictorScatter(string path, IReadOnlyList<ActiveRound> rounds, string objective)
     {
         var plot = new ScottPlot.Plot();
         foreach (var r in rounds.Where(r => r.Measured.Count > 0))
@@ -154,20 +160,20 @@ public static class CampaignReport
             var d = plot.Add.Line(all.Min(), all.Min(), all.Max(), all.Max());
             d.LinePattern = ScottPlot.LinePattern.Dashed;
         }
-        Save(plot, path, "Predictor on the candidates it chose (predicted before they were measured)", "measured validation NLL", "predicted", ScottPlot.Alignment.UpperLeft, 800, 700);
+        Save(plot, path, "Predictor on the candidates it chose (predicted before they were measured)", $"measured validation {Label(objective)}", "predicted", ScottPlot.Alignment.UpperLeft, 800, 700);
     }
 
-    static void Progress(string path, IReadOnlyList<ActiveRound> rounds, IReadOnlyList<PairRecord> pairs)
+    static void Progress(string path, IReadOnlyList<ActiveRound> rounds, IReadOnlyList<PairRecord> pairs, string objective)
     {
         var plot = new ScottPlot.Plot();
-        double initialBest = pairs.Where(p => p.Source == "sample").Select(p => p.WikiText2Nll).DefaultIfEmpty(double.NaN).Min();
+        double initialBest = pairs.Where(p => p.Source == "sample").Select(p => PredictorTarget.Measured(p, objective)).DefaultIfEmpty(double.NaN).Min();
         double[] x = rounds.Select(r => (double)r.Round).Prepend(0).ToArray();
-        var real = plot.Add.Scatter(x, rounds.Select(r => r.RealBestNll).Prepend(initialBest).ToArray());
-        real.LegendText = "real best (validation NLL)";
+        var real = plot.Add.Scatter(x, rounds.Select(r => r.RealBest).Prepend(initialBest).ToArray());
+        real.LegendText = $"real best (validation {Label(objective)})";
         var predicted = plot.Add.Scatter(rounds.Select(r => (double)r.Round).ToArray(), rounds.Select(r => r.PredictedBest).ToArray());
         predicted.LegendText = "predicted best";
         predicted.LinePattern = ScottPlot.LinePattern.Dashed;
-        Save(plot, path, "Active search progress (round 0 = initial random pairs)", "round", "NLL", ScottPlot.Alignment.UpperRight, 800, 500);
+        Save(plot, path, "Active search progress (round 0 = initial random pairs)", "round", Label(objective), ScottPlot.Alignment.UpperRight, 800, 500);
     }
 
     static void Save(ScottPlot.Plot plot, string path, string title, string x, string y, ScottPlot.Alignment legend, int width, int height)

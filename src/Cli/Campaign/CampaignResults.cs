@@ -3,12 +3,14 @@ using NasPrune.Common;
 namespace NasPrune.Cli.Campaign;
 
 /// <summary>
-/// results.json: the final table of one campaign, with the protocol it was measured under, including
-/// which text each perplexity task read (<see cref="PerplexityTexts"/>).
+/// results.json: the final table of one campaign, with the protocol it was measured under (including which text each
+/// perplexity task read, <see cref="PerplexityTexts"/>) and the objective its search minimised (nll or kl; files
+/// written before objectives existed read as nll).
 /// </summary>
 public sealed record CampaignResults(
     string Model, string ModelHash, double BudgetRemoved, string Criterion, string Split, int SeqLen, int? MaxWindows,
-    int? BlimpLimit, int? MmluLimit, int? ZeroshotLimit, IReadOnlyList<ResultRow> Rows, IReadOnlyDictionary<string, string>? PerplexityTexts = null)
+    int? BlimpLimit, int? MmluLimit, int? ZeroshotLimit, IReadOnlyList<ResultRow> Rows, string Objective = "nll",
+    IReadOnlyDictionary<string, string>? PerplexityTexts = null)
 {
     public void Save(string path) => JsonFile.Save(path, this);
 

@@ -21,7 +21,7 @@ public static class PredictorCommand
 
     public sealed record EvalResult(string Predictor, string Pairs, string Target, IReadOnlyList<ModelScore> Scores);
 
-    public sealed record PredictResult(string ArchId, string Target, double Prediction, double PredictedNll, double ParamRatio);
+    public sealed record PredictResult(string ArchId, string Target, double Prediction, double? PredictedNll, double ParamRatio);
 
     public static Command Create()
     {
@@ -42,7 +42,7 @@ public static class PredictorCommand
     internal sealed class OptionSet
     {
         readonly PredictorOptions d = new();
-        public readonly Option<string> Target = new("--target") { Description = "nll (WikiText-2 validation NLL) or delta-uniform (NLL minus the uniform cut's at the same budget)", DefaultValueFactory = _ => PredictorTarget.Nll };
+        public readonly Option<string> Target = new("--target") { Description = "nll (WikiText-2 validation NLL), delta-uniform (NLL minus the uniform cut's at the same budget) or kl (KL(dense ‖ candidate) on the same windows)", DefaultValueFactory = _ => PredictorTarget.Nll };
         public readonly Option<int> Trees = new("--trees") { Description = "boosted trees", DefaultValueFactory = _ => new PredictorOptions().NumberOfTrees };
         public readonly Option<int> Leaves = new("--leaves") { Description = "leaves per tree", DefaultValueFactory = _ => new PredictorOptions().NumberOfLeaves };
         public readonly Option<int> MinLeaf = new("--min-leaf") { Description = "minimum pairs per leaf", DefaultValueFactory = _ => new PredictorOptions().MinimumExampleCountPerLeaf };
@@ -191,10 +191,13 @@ public static class PredictorCommand
             string text = parse.GetValue(arch)!;
             var a = text.TrimStart().StartsWith('{') ? Architecture.FromJson(text, "--arch") : Architecture.Load(text);
             a.Validate(predictor.BaseConfig, "--arch");
-            double prediction = predictor.Predict([a])[0], nll = predictor.PredictNll([a])[0];
+            double prediction = predictor.Predict([a])[0];
+            // A KL predictor says nothing about NLL; the others predict it (delta-uniform after adding the reference).
+            double? nll = predictor.Card.Target == PredictorTarget.Kl ? null : predictor.PredictNll([a])[0];
             var record = new PredictResult(a.Id, predictor.Card.Target, prediction, nll, a.ParamRatio(predictor.BaseConfig));
             if (parse.GetValue(json)) { Output.WriteJson(record); return 0; }
-            Console.WriteLine($"{a.Id}: predicted {record.Target} {prediction:F4} (NLL {nll:F4}, perplexity {Math.Exp(nll):F2}) at {record.ParamRatio:P1} of the parameters");
+            string nllText = nll is double v ? $" (NLL {v:F4}, perplexity {Math.Exp(v):F2})" : "";
+            Console.WriteLine($"{a.Id}: predicted {record.Target} {prediction:F4}{nllText} at {record.ParamRatio:P1} of the parameters");
             return 0;
         });
         return command;

@@ -17,11 +17,15 @@ namespace NasPrune.Cli.Commands;
 /// </summary>
 public static class SampleCommand
 {
-    /// <summary>What makes pairs comparable; stored in &lt;out&gt;/sample.json, and a resumed or parallel run must match it.</summary>
+    /// <summary>
+    /// What makes pairs comparable; stored in &lt;out&gt;/sample.json, and a resumed or parallel run must match it.
+    /// <see cref="Measure"/> and <see cref="KlTopK"/> are null (not written) for the default nll, so directories sampled
+    /// before KL existed still resume.
+    /// </summary>
     public sealed record SampleSettings(
         string BaseModel, string Criterion, CalibrationSettings Calibration, double MinKept, double MaxKept, string BudgetMetric,
         string? Bounds, string ImportanceHash, long Seed, int Windows, long WindowSeed, IReadOnlyList<string> Tasks, string? ZeroShotTask, int? ZeroShotItems,
-        int SeqLen, string NasPruneVersion);
+        int SeqLen, string NasPruneVersion, string? Measure = null, int? KlTopK = null);
 
     public sealed record SampleResult(string Out, string ModelHash, int Count, PairRunSummary Run, double PairsPerHour,
         double OutsideForwardShare, double SetupSeconds, int RowsInDirectory);
@@ -51,6 +55,14 @@ public static class SampleCommand
         var resume = new Option<bool>("--resume") { Description = "continue a pairs directory: skip architectures already evaluated" };
         var rowsPerPart = new Option<int>("--rows-per-part") { Description = "rows per Parquet part file", DefaultValueFactory = _ => 64 };
         var batchSize = new Option<int>("--batch-size") { Description = "windows per forward", DefaultValueFactory = _ => 8 };
+        var measure = new Option<string>("--measure")
+        {
+            Description = "nll (WikiText-2 NLL), kl (KL(dense ‖ candidate) on the same windows) or both", DefaultValueFactory = _ => PairMeasure.Nll,
+        };
+        var klTopK = new Option<int>("--kl-topk")
+        {
+            Description = "dense ids kept per position for KL (plus a tail bucket: a lower bound on KL); 0 = exact KL", DefaultValueFactory = _ => PairMeasure.DefaultKlTopK,
+        };
         var seed = CliOptions.Seed();
         var device = CliOptions.Device();
         var json = CliOptions.Json();
@@ -58,7 +70,7 @@ public static class SampleCommand
         var command = new Command("sample", "Sample architectures in a budget band and write architecture–accuracy pairs (Parquet; resumable, shardable)")
         {
             output, model, criterion, count, minKept, maxKept, metric, bounds, windows, windowSeed, tasks, zeroShot, zeroShotItems,
-            calibrationSeed, shard, resume, rowsPerPart, batchSize, seed, device, json, data,
+            calibrationSeed, shard, resume, rowsPerPart, batchSize, measure, klTopK, seed, device, json, data,
         };
         command.SetAction(parse =>
         {
@@ -80,6 +92,7 @@ public static class SampleCommand
             if (parts <= 0) throw new UserError($"--rows-per-part {parts}: must be positive");
             if (batch <= 0) throw new UserError($"--batch-size {batch}: must be positive");
             var taskNames = parse.GetValue(tasks)!.Select(t => t.ToLowerInvariant()).ToList();
+            string measureName = PairMeasure.Check(parse.GetValue(measure)!, "--measure");
             bool isResume = parse.GetValue(resume);
             // Refuse before any work: an existing pairs directory is continued only on request, never overwritten.
             if (!isResume && Directory.Exists(outDir) && PairStore.Files(outDir).Count > 0)
@@ -92,13 +105,15 @@ public static class SampleCommand
             string? boundsPath = parse.GetValue(bounds);
             var layerBounds = boundsPath is null ? null : LayerBoundsJson.Load(boundsPath, prepared.Space.LayerCount);
             var evaluation = new PairEvaluationSettings(taskNames, parse.GetValue(windows), parse.GetValue(windowSeed), batch,
-                parse.GetValue(zeroShot), parse.GetValue(zeroShotItems));
-            var evaluator = new PairEvaluator(prepared, evaluation);
+                parse.GetValue(zeroShot), parse.GetValue(zeroShotItems), measureName, parse.GetValue(klTopK));
+            using var evaluator = new PairEvaluator(prepared, evaluation);
+            bool hasKl = PairMeasure.HasKl(measureName);
             var settings = new SampleSettings(prepared.ModelHash, prepared.Scores.Criterion, calibration, band.MinKept, band.MaxKept,
                 budgetMetric.ToString().ToLowerInvariant(), boundsPath is null ? null : File.ReadAllText(boundsPath).Trim(),
                 ImportanceHash(prepared), parse.GetValue(seed),
                 evaluation.Windows, evaluation.WindowSeed, taskNames, evaluation.ZeroShotTask, evaluation.ZeroShotTask is null ? null : evaluation.ZeroShotItems,
-                prepared.Model.Config.MaxPositionEmbeddings, PairEvaluator.Version);
+                prepared.Model.Config.MaxPositionEmbeddings, PairEvaluator.Version,
+                hasKl ? measureName : null, hasKl ? evaluation.KlTopK : null);
             CheckOrWriteSettings(settingsPath, settings);
             prepared.Scores.ToProfile(prepared.Model.Config.GroupSize).Save(Path.Combine(outDir, ImportanceProfile.FileName));
 

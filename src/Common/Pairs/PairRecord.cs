@@ -29,6 +29,10 @@ public sealed class PairRecord
 
     [JsonPropertyName("wikitext2_nll")] public double WikiText2Nll { get; set; }
     [JsonPropertyName("wikitext2_ppl")] public double WikiText2Ppl { get; set; }
+    /// <summary>Mean per-token KL(dense ‖ candidate) on the same windows as wikitext2_nll (null: not measured).</summary>
+    [JsonPropertyName("wikitext2_kl")] public double? WikiText2Kl { get; set; }
+    /// <summary>Dense ids per position the KL was computed over (plus a tail bucket: a lower bound); 0 = exact KL.</summary>
+    [JsonPropertyName("kl_top_k")] public int? KlTopK { get; set; }
     [JsonPropertyName("ptb_nll")] public double? PtbNll { get; set; }
     [JsonPropertyName("ptb_ppl")] public double? PtbPpl { get; set; }
     [JsonPropertyName("zeroshot_task")] public string? ZeroShotTask { get; set; }
@@ -56,6 +60,6 @@ public sealed class PairRecord
     /// <summary>True when both rows hold the same candidate and the same measured values (wall times aside).</summary>
     public bool SameMeasurement(PairRecord o) =>
         ArchId == o.ArchId && BaseModel == o.BaseModel && Architecture == o.Architecture
-        && WikiText2Nll.Equals(o.WikiText2Nll) && Nullable.Equals(PtbNll, o.PtbNll) && Nullable.Equals(ZeroShotAcc, o.ZeroShotAcc)
+        && WikiText2Nll.Equals(o.WikiText2Nll) && Nullable.Equals(WikiText2Kl, o.WikiText2Kl) && Nullable.Equals(PtbNll, o.PtbNll) && Nullable.Equals(ZeroShotAcc, o.ZeroShotAcc)
         && Criterion == o.Criterion && EvalWindows == o.EvalWindows && WindowSeed == o.WindowSeed;
 }

@@ -356,23 +356,43 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     /// run over chunks of positions, so the full [batch, seq, vocab] logits never exist at once (a 128k
     /// vocabulary would need gigabytes for them).
     /// </summary>
-    public (double Nll, long Tokens) NextTokenNll(Tensor inputIds, int chunkTokens = 1024)
+    public (double Nll, long Tokens) NextTokenNll(Tensor inputIds, int chunkTokens = DefaultChunkTokens)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = NextTokenHidden(inputIds);
+        var targets = NextTokenTargets(inputIds);
+        double nll = 0;
+        foreach (var (start, n) in Chunks(targets.shape[0], chunkTokens))
+        {
+            using var chunkScope = NewDisposeScope();
+            var logits = OutputLogits(hidden.narrow(0, start, n));
+            nll += F.cross_entropy(logits, targets.narrow(0, start, n), reduction: nn.Reduction.Sum).to_type(ScalarType.Float64).item<double>();
+        }
+        return (nll, targets.shape[0]);
+    }
+
+    /// <summary>Positions per output-projection chunk: bounds the live logits to chunk × vocab floats.</summary>
+    public const int DefaultChunkTokens = 1024;
+
+    /// <summary>The final (normed) hidden states of every predicting position, [batch·(seq−1), hidden].</summary>
+    public Tensor NextTokenHidden(Tensor inputIds)
     {
         using var scope = NewDisposeScope();
         long seq = inputIds.shape[1];
-        var hidden = model.call(inputIds).narrow(1, 0, seq - 1).reshape(-1, Config.HiddenSize);
-        var targets = inputIds.narrow(1, 1, seq - 1).reshape(-1);
-        var head = lm_head?.weight ?? model.embed_tokens.weight!;
-        long count = targets.shape[0];
-        double nll = 0;
-        for (long start = 0; start < count; start += chunkTokens)
-        {
-            using var chunkScope = NewDisposeScope();
-            long n = Math.Min(chunkTokens, count - start);
-            var logits = F.linear(hidden.narrow(0, start, n), head).to_type(ScalarType.Float32);
-            nll += F.cross_entropy(logits, targets.narrow(0, start, n), reduction: nn.Reduction.Sum).to_type(ScalarType.Float64).item<double>();
-        }
-        return (nll, count);
+        return model.call(inputIds).narrow(1, 0, seq - 1).reshape(-1, Config.HiddenSize).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The token each predicting position predicts, [batch·(seq−1)], aligned with <see cref="NextTokenHidden"/>.</summary>
+    public static Tensor NextTokenTargets(Tensor inputIds) => inputIds.narrow(1, 1, inputIds.shape[1] - 1).reshape(-1);
+
+    /// <summary>Float32 logits [n, vocab] of hidden states [n, hidden] (the output projection alone).</summary>
+    public Tensor OutputLogits(Tensor hidden) =>
+        F.linear(hidden, lm_head?.weight ?? model.embed_tokens.weight!).to_type(ScalarType.Float32);
+
+    /// <summary>(start, length) of consecutive chunks of at most <paramref name="size"/> covering 0..count.</summary>
+    public static IEnumerable<(long Start, long Length)> Chunks(long count, int size)
+    {
+        for (long start = 0; start < count; start += size) yield return (start, Math.Min(size, count - start));
     }
 
     /// <summary>

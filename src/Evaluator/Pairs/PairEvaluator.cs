@@ -11,14 +11,17 @@ namespace NasPrune.Evaluator.Pairs;
 /// <summary>
 /// Measures candidates of a prepared model on the pairs' calibration measure and turns each into a
 /// <see cref="PairRecord"/>: applies the candidate in place (zero-copy), scores the fixed validation windows,
-/// restores nothing (the next Apply overwrites the active shapes). Windows are tokenized and drawn once.
+/// restores nothing (the next Apply overwrites the active shapes). Windows are tokenized and drawn once; with a KL
+/// measure the dense model's predictions on the WikiText-2 windows are kept once too (<see cref="DenseReference"/>:
+/// the dense model is the prepared model at its full shapes, function-identical to the base model).
 /// </summary>
-public sealed class PairEvaluator
+public sealed class PairEvaluator : IDisposable
 {
     public PreparedModel Prepared { get; }
     public PairEvaluationSettings Settings { get; }
     readonly IReadOnlyList<(PerplexityTask Task, long[][] Windows)> windows;
     readonly (TaskDefinition Task, IReadOnlyList<MultipleChoiceItem> Items, LogLikelihoodScorer Scorer)? zeroShot;
+    readonly DenseReference? dense;
     readonly double denseFlops;
     readonly int seqLen;
 
@@ -30,6 +33,9 @@ public sealed class PairEvaluator
         if (settings.Windows <= 0) throw new UserError($"--windows {settings.Windows}: must be positive");
         if (settings.Tasks.Count == 0 || settings.Tasks[0] != PerplexityTask.WikiText2.Name)
             throw new UserError("pair tasks: wikitext2 must come first (it is the predictor's target); ptb may follow");
+        PairMeasure.Check(settings.Measure, "--measure");
+        if (settings.Measure == PairMeasure.Kl && (settings.Tasks.Distinct().Count() > 1 || settings.ZeroShotTask is not null))
+            throw new UserError("--measure kl scores WikiText-2 only; further --tasks or --zeroshot need --measure both");
         Prepared = prepared;
         Settings = settings;
         seqLen = prepared.Model.Config.MaxPositionEmbeddings;
@@ -42,6 +48,11 @@ public sealed class PairEvaluator
                 throw new UserError($"--windows {settings.Windows}: {name} validation has only {all.Length} windows of {seqLen} tokens");
             return (task, SeededSubset(all, settings.Windows, settings.WindowSeed));
         }).ToList();
+        if (PairMeasure.HasKl(settings.Measure))
+        {
+            prepared.Reset();
+            dense = DenseReference.Build(prepared.Model, windows[0].Windows, settings.BatchSize, settings.KlTopK);
+        }
         if (settings.ZeroShotTask is string zs)
         {
             var definition = ZeroShotTasks.Resolve(ZeroShotTasks.Locate(prepared.DataDir), zs).Single();
@@ -52,6 +63,9 @@ public sealed class PairEvaluator
             zeroShot = (definition, items.Skip(items.Count - settings.ZeroShotItems).ToList(), scorer);
         }
     }
+
+    /// <summary>The fixed validation windows of one of the settings' tasks.</summary>
+    public IReadOnlyList<long[]> TaskWindows(PerplexityTask task) => windows.Single(w => w.Task == task).Windows;
 
     /// <summary>A fixed random subset of windows (sorted, so the order of evaluation is the split's).</summary>
     static long[][] SeededSubset(long[][] all, int count, long seed)
@@ -88,7 +102,15 @@ public sealed class PairEvaluator
         var watch = Stopwatch.StartNew();
         foreach (var (task, taskWindows) in windows)
         {
-            var (nll, tokens) = PerplexityEvaluator.Score(Prepared.Model, taskWindows, Settings.BatchSize);
+            double nll;
+            long tokens;
+            if (dense is not null && task == PerplexityTask.WikiText2)
+            {
+                (nll, double kl, tokens) = KlDivergence.Score(Prepared.Model, taskWindows, dense);
+                row.WikiText2Kl = kl / tokens;
+                row.KlTopK = dense.TopK;
+            }
+            else (nll, tokens) = PerplexityEvaluator.Score(Prepared.Model, taskWindows, Settings.BatchSize);
             double mean = nll / tokens;
             if (task == PerplexityTask.WikiText2) { row.WikiText2Nll = mean; row.WikiText2Ppl = Math.Exp(mean); }
             else { row.PtbNll = mean; row.PtbPpl = Math.Exp(mean); }
@@ -102,4 +124,6 @@ public sealed class PairEvaluator
         row.ForwardSeconds = forwardSeconds;
         return row;
     }
+
+    public void Dispose() => dense?.Dispose();
 }

@@ -35,24 +35,40 @@ public static class PerplexityEvaluator
     public static (double Nll, long Tokens) Score(LlamaForCausalLM model, IReadOnlyList<long[]> windows, int batchSize,
         IProgress<int>? progress = null)
     {
-        var device = model.model.embed_tokens.weight!.device;
         double nll = 0;
         long tokens = 0;
+        int done = 0;
         using var _ = inference_mode();
+        foreach (var batch in Batches(model, windows, batchSize))
+        {
+            using var input = batch;
+            using var scope = NewDisposeScope();
+            var (batchNll, batchTokens) = model.NextTokenNll(input);
+            nll += batchNll;
+            tokens += batchTokens;
+            done += (int)input.shape[0];
+            progress?.Report(done);
+        }
+        return (nll, tokens);
+    }
+
+    /// <summary>
+    /// Windows stacked into [n, seq] id tensors on the model's device, <paramref name="batchSize"/> at a time, made one
+    /// at a time as the caller asks; the caller owns (and disposes) each.
+    /// </summary>
+    public static IEnumerable<Tensor> Batches(LlamaForCausalLM model, IReadOnlyList<long[]> windows, int batchSize)
+    {
+        var device = model.model.embed_tokens.weight!.device;
         for (int start = 0; start < windows.Count; start += batchSize)
         {
-            using var scope = NewDisposeScope();
             int n = Math.Min(batchSize, windows.Count - start);
             int seq = windows[start].Length;
             var flat = new long[n * seq];
             for (int b = 0; b < n; b++) Array.Copy(windows[start + b], 0, flat, b * seq, seq);
-            var input = tensor(flat, [n, seq]).to(device);
-            var (batchNll, batchTokens) = model.NextTokenNll(input);
-            nll += batchNll;
-            tokens += batchTokens;
-            progress?.Report(start + n);
+            Tensor batch;
+            using (NewDisposeScope()) batch = tensor(flat, [n, seq]).to(device).MoveToOuterDisposeScope();
+            yield return batch;
         }
-        return (nll, tokens);
     }
 
     public static PerplexityResult Evaluate(LlamaForCausalLM model, IReadOnlyList<int> ids, string task, string split,
