@@ -1,0 +1,50 @@
+using NasPrune.Common;
+using NasPrune.Evaluator.Importance;
+using NasPrune.Evaluator.Pruning;
+using NasPrune.Evaluator.Tokenization;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace NasPrune.Tests;
+
+/// <summary><c>nasprune export --format gguf</c> as a user runs it, checked against the in-process pruned model.</summary>
+public sealed class GgufCliTests(TinyModelDirectory tiny, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<TinyModelDirectory>, IDisposable
+{
+    readonly string work = Path.Combine(Path.GetTempPath(), "nasprune-gguf-cli-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+    }
+
+    [Fact]
+    public void ExportWritesAGgufThatLlamaCppRunsAsThePrunedModel()
+    {
+        var calibration = new CalibrationSettings(Sequences: 4, Seed: 3);
+        using var prepared = PreparedModel.Prepare(tiny.Dir, DataDirectory.Resolve(), "magnitude", calibration, CPU);
+        var arch = prepared.Space.Random(0.4, new Random(5));
+        Directory.CreateDirectory(work);
+        string archFile = Path.Combine(work, "arch.json"), outDir = Path.Combine(work, "out");
+        arch.Save(archFile);
+
+        var r = CliProcess.Run("export", "--model", tiny.Dir, "--arch", archFile, "--criterion", "magnitude", "--seed", "3",
+            "--calibration-sequences", "4", "--split", "validation", "--eval-windows", "2", "--format", "gguf", "--out", outDir);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(["architecture.json", "model.gguf", "prune.json"], Directory.GetFiles(outDir).Select(Path.GetFileName).Order());
+
+        using var pruned = prepared.Extract(arch);
+        pruned.eval();
+        var ids = TokenizerLoader.Load(tiny.Dir).Encode(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "wikitext2-valid-excerpt.txt")));
+        int length = pruned.Config.MaxPositionEmbeddings;
+        var windows = Enumerable.Range(0, 3).Select(w => ids.Skip(w * length).Take(length).ToArray()).ToArray();
+        GgufExportTests.AssertLlamaCppAgrees(pruned, Path.Combine(outDir, "model.gguf"), windows, output);
+    }
+
+    [Fact]
+    public void UnknownFormatIsAUsageError()
+    {
+        var r = CliProcess.Run("export", "--model", tiny.Dir, "--arch", "x.json", "--format", "onnx", "--out", Path.Combine(work, "o"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--format onnx", r.Stderr);
+    }
+}
