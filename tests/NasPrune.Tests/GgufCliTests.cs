@@ -40,6 +40,20 @@ public sealed class GgufCliTests(TinyModelDirectory tiny, Xunit.Abstractions.ITe
         GgufExportTests.AssertLlamaCppAgrees(pruned, Path.Combine(outDir, "model.gguf"), windows, output);
     }
 
+    /// <summary>Both engines of the benchmark decode the same greedy continuation (same weights, same argmax).</summary>
+    [Fact]
+    public void GenerationBenchRunsBothEnginesOnTheSameWeights()
+    {
+        var r = CliProcess.Run("bench", "generation", "--model", tiny.Dir, "--threads", "1", "--decode-tokens", "12", "--repeats", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var root = System.Text.Json.JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.Equal(32, root.GetProperty("prompt_tokens").GetInt32()); // 256 capped at the tiny model's context
+        Assert.Equal(12, root.GetProperty("same_greedy_tokens").GetInt32());
+        var engines = root.GetProperty("engines").EnumerateArray().ToArray();
+        Assert.Equal(["nasprune", "llama.cpp"], engines.Select(e => e.GetProperty("engine").GetString()));
+        Assert.All(engines, e => Assert.True(e.GetProperty("decode_tokens_per_second").GetDouble() > 0));
+    }
+
     [Fact]
     public void UnknownFormatIsAUsageError()
     {

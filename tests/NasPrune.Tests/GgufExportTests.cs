@@ -1,3 +1,4 @@
+using NasPrune.Cli.LlamaCpp;
 using NasPrune.Common;
 using NasPrune.Evaluator.Checkpoints;
 using NasPrune.Evaluator.Export;

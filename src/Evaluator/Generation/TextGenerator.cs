@@ -20,12 +20,12 @@ public static class TextGenerator
         if (prompt.Count == 0) throw new UserError("the prompt has no tokens");
         if (maxNewTokens <= 0) throw new UserError($"--max-new-tokens {maxNewTokens}: must be positive");
         int context = model.Config.MaxPositionEmbeddings;
-        if (prompt.Count + maxNewTokens > context)
+        // The last new token is never fed back, so it needs no position of its own.
+        if (prompt.Count + maxNewTokens - 1 > context)
             throw new UserError($"prompt of {prompt.Count} tokens + {maxNewTokens} new tokens exceeds the model's context of {context}");
 
         using var _ = no_grad();
         var device = model.model.embed_tokens.weight!.device;
-        // The last generated token never needs its keys cached, hence one slot fewer.
         using var cache = new KvCache(model, batch: 1, capacity: prompt.Count + maxNewTokens - 1);
         var tokens = new List<int>(maxNewTokens);
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -2,12 +2,12 @@ using LLama;
 using LLama.Common;
 using LLama.Native;
 
-namespace NasPrune.Tests;
+namespace NasPrune.Cli.LlamaCpp;
 
 /// <summary>
 /// A GGUF file run by llama.cpp (LLamaSharp's bundled build): the independent reader the GGUF export is checked
-/// against. The KV cache is float32 (llama.cpp's default f16 cache would round keys and values, and the tests
-/// compare logits to 1e-3) and every position of a window returns logits.
+/// against and the engine <c>bench generation</c> compares NasPrune with. The KV cache is float32 (llama.cpp's default
+/// f16 cache would round keys and values, and the tests compare logits to 1e-3), as NasPrune's.
 /// </summary>
 public sealed class LlamaCppModel : IDisposable
 {
@@ -54,6 +54,18 @@ public sealed class LlamaCppModel : IDisposable
         var result = context.NativeHandle.Decode(batch);
         if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode: {result}");
         return Enumerable.Range(0, ids.Count).Select(i => context.NativeHandle.GetLogitsIth(i).ToArray()).ToArray();
+    }
+
+    /// <summary>Runs tokens that continue the cached ones at <paramref name="start"/> (0 clears the cache first); the last one's logits.</summary>
+    public float[] NextTokenLogits(IReadOnlyList<int> ids, int start)
+    {
+        if (start + ids.Count > contextSize) throw new ArgumentException($"{start + ids.Count} tokens exceed the context of {contextSize}");
+        if (start == 0) context.NativeHandle.MemoryClear(true);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < ids.Count; i++) batch.Add(ids[i], start + i, LLamaSeqId.Zero, i == ids.Count - 1);
+        var result = context.NativeHandle.Decode(batch);
+        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode: {result}");
+        return context.NativeHandle.GetLogitsIth(ids.Count - 1).ToArray();
     }
 
     public void Dispose()
