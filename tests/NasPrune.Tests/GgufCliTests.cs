@@ -30,7 +30,13 @@ public sealed class GgufCliTests(TinyModelDirectory tiny, Xunit.Abstractions.ITe
         var r = CliProcess.Run("export", "--model", tiny.Dir, "--arch", archFile, "--criterion", "magnitude", "--seed", "3",
             "--calibration-sequences", "4", "--split", "validation", "--eval-windows", "2", "--format", "gguf", "--out", outDir);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal(["architecture.json", "model.gguf", "prune.json"], Directory.GetFiles(outDir).Select(Path.GetFileName).Order());
+        Assert.Equal(["README.md", "architecture.json", "model.gguf", "prune.json"], Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        string card = File.ReadAllText(Path.Combine(outDir, "README.md"));
+        Assert.Contains(arch.Id, card);
+        Assert.Contains("--format gguf", card);
+        var shapes = arch.ToShapes(prepared.Model.Config);
+        Assert.Equal(shapes.Count, card.Split('\n').Count(line => System.Text.RegularExpressions.Regex.IsMatch(line, @"^\| \d+ \| ")));
+        Assert.Contains(shapes[1].Keep ? $"| 1 | {shapes[1].Heads} | {shapes[1].KvHeads} | {shapes[1].Ffn} |" : "| 1 | dropped |", card);
 
         using var pruned = prepared.Extract(arch);
         pruned.eval();

@@ -152,7 +152,12 @@ public static class PruneCommand
             architecture.Id, architecture.Params(config), config.TotalParams, architecture.ParamRatio(config),
             architecture.ForwardFlopsPerToken(config, config.MaxPositionEmbeddings), config.ForwardFlopsPerToken(config.MaxPositionEmbeddings),
             recovery.Name, calibration, before, after, outDir, architecture.ToJson());
-        if (outDir is not null) File.WriteAllText(Path.Combine(outDir, "prune.json"), Output.ToJson(result) + "\n");
+        if (outDir is not null)
+        {
+            File.WriteAllText(Path.Combine(outDir, "prune.json"), Output.ToJson(result) + "\n");
+            File.WriteAllText(Path.Combine(outDir, "README.md"),
+                ModelCard.Render(result, architecture.ToConfig(config), format, Environment.GetCommandLineArgs().Skip(1)));
+        }
         return result;
     }
 
