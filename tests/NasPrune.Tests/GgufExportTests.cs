@@ -168,6 +168,23 @@ public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
         AssertLlamaCppAgrees(pruned);
     }
 
+    /// <summary>RoPE scaling: linear as llama.cpp's scaling keys, LLaMA 3.1's as a rope_freqs tensor (strong settings, so a miss shows).</summary>
+    [Theory]
+    [InlineData("linear", false)]
+    [InlineData("llama3", false)]
+    [InlineData("llama3", true)]
+    public void ScaledRopeRunsInLlamaCpp(string type, bool heterogeneous)
+    {
+        var c = ModelConfig.Uniform(vocab: 4096, hidden: 128, layers: 3, heads: 4, kvHeads: 2, ffn: 128, maxPositions: 256)
+            with { RopeScaling = new RopeScaling(type, Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 64) };
+        using var dense = new LlamaForCausalLM(c);
+        dense.InitializeWeights(5, std: 0.1);
+        dense.eval();
+        if (!heterogeneous) { AssertLlamaCppAgrees(dense); return; }
+        using var pruned = Pruned(dense, new LayerShape(true, 2, 1, 64), LayerShape.Dropped, new LayerShape(true, 4, 2, 128));
+        AssertLlamaCppAgrees(pruned);
+    }
+
     [Fact]
     public void HalfPrecisionExportStaysClose()
     {
