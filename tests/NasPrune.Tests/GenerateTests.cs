@@ -45,6 +45,23 @@ public sealed class GenerateTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.True(result.Tokens.Distinct().Count() > 1, "a constant continuation would not exercise the cache");
     }
 
+    /// <summary>A candidate applied in place (prefix views, cache sized to the active heads) decodes as its export does.</summary>
+    [Fact]
+    public void CandidateInPlaceDecodesAsItsExtractedModel()
+    {
+        using var prepared = Evaluator.Pruning.PreparedModel.Prepare(tiny.Dir, DataDirectory.Resolve(), "magnitude",
+            new Evaluator.Importance.CalibrationSettings(Sequences: 4, Seed: 3), CPU);
+        var arch = prepared.Space.Random(0.4, new Random(2));
+        using var extracted = prepared.Extract(arch);
+        extracted.eval();
+        prepared.Apply(arch);
+        prepared.Model.eval();
+        int[] prompt = [5, 9, 2, 7];
+        var inPlace = TextGenerator.Generate(prepared.Model, prompt, 20, new TokenSampler(0, 1, 0)).Tokens;
+        Assert.Equal(TextGenerator.Generate(extracted, prompt, 20, new TokenSampler(0, 1, 0)).Tokens, inPlace);
+        Assert.Equal(TokenSampler.ArgMax(FullForwardLastLogits(prepared.Model, [.. prompt, .. inPlace.Take(19)])), inPlace[19]);
+    }
+
     /// <summary>Chunks after the first exercise the cached-prefix mask (several new queries over older keys).</summary>
     [Fact]
     public void CachedChunksGiveTheLogitsOfTheFullSequence()
