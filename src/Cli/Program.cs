@@ -21,6 +21,7 @@ var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models 
     CampaignCommand.Create(),
     ReportCommand.Create(),
     BenchCommand.Create(),
+    GenerateCommand.Create(),
     PredictorCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);

@@ -37,6 +37,7 @@ public static class BenchCommand
         {
             model, device, batches, seconds, json, data,
         };
+        command.Subcommands.Add(GenerationBench.Create());
         command.SetAction(parse =>
         {
             var dev = DeviceChoice.Resolve(parse.GetValue(device));

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using NasPrune.Common;
 using NasPrune.Evaluator.Checkpoints;
+using NasPrune.Evaluator.Export;
 using NasPrune.Evaluator.Importance;
 using NasPrune.Evaluator.Perplexity;
 using NasPrune.Evaluator.Pruning;
@@ -30,7 +31,17 @@ public static class PruneCommand
         public readonly Option<bool> Random = new("--random") { Description = "a random architecture at the budget (--seed)" };
         public readonly Option<string?> Arch = new("--arch") { Description = "an architecture JSON file (shared DESIGN format)" };
         public readonly Option<double> Remove = new("--remove") { Description = "share of the parameters to remove, in (0, 1)", DefaultValueFactory = _ => 0.2 };
-        public readonly Option<string?> Out = new("--out") { Description = "write the pruned model here as a Hugging Face checkpoint" };
+        public readonly Option<string?> Out = new("--out") { Description = "write the pruned model into this directory (--format)" };
+        public readonly Option<string> Format = new("--format")
+        {
+            Description = "--out format: hf (safetensors checkpoint + tokenizer) or gguf (one llama.cpp file, model.gguf)",
+            DefaultValueFactory = _ => "hf",
+        };
+        public readonly Option<string> GgufType = new("--gguf-type")
+        {
+            Description = $"GGUF weight type: {string.Join(", ", GgufExport.Types)} (norms are always f32)",
+            DefaultValueFactory = _ => "f32",
+        };
         public readonly Option<bool> Force = new("--force") { Description = "replace an existing --out directory" };
         public readonly Option<string> Recover = new("--recover")
         {
@@ -58,7 +69,7 @@ public static class PruneCommand
         public readonly Option<bool> Json = CliOptions.Json();
         public readonly Option<string?> Data = CliOptions.Data();
 
-        public IEnumerable<Option> All => [Model, Criterion, Uniform, Random, Arch, Remove, Out, Force, Recover, Corpus, LoraSteps,
+        public IEnumerable<Option> All => [Model, Criterion, Uniform, Random, Arch, Remove, Out, Format, GgufType, Force, Recover, Corpus, LoraSteps,
             LoraRank, LoraLr, CalibrationSequences, CalibrationTask, Split, EvalWindows, Seed, Device, Json, Data];
     }
 
@@ -66,7 +77,7 @@ public static class PruneCommand
         "Prune a model to a budget (uniform or random) or to an architecture, optionally recover, evaluate and export", requireArch: false);
 
     public static Command CreateExport() => Build("export",
-        "Write the pruned model of an architecture (--arch) as a Hugging Face checkpoint with smaller tensors (--out)", requireArch: true);
+        "Write the pruned model of an architecture (--arch) into --out as a Hugging Face checkpoint with smaller tensors or a llama.cpp GGUF file (--format)", requireArch: true);
 
     static Command Build(string name, string description, bool requireArch)
     {
@@ -91,6 +102,7 @@ public static class PruneCommand
         string modelDir = parse.GetValue(o.Model) ?? DataDirectory.DefaultModel(dataDir);
         string? outDir = parse.GetValue(o.Out) is { } od ? Path.GetFullPath(od) : null;
         if (outDir is not null) OutputDirectory.CheckWritable(outDir, parse.GetValue(o.Force));
+        var format = ExportFormat.Parse(parse.GetValue(o.Format)!, parse.GetValue(o.GgufType)!);
         int methods = (parse.GetValue(o.Uniform) ? 1 : 0) + (parse.GetValue(o.Random) ? 1 : 0) + (parse.GetValue(o.Arch) is null ? 0 : 1);
         if (methods > 1) throw new UserError("choose one of --uniform, --random and --arch");
         int? evalWindows = parse.GetValue(o.EvalWindows);
@@ -134,13 +146,18 @@ public static class PruneCommand
                 recovery.Run(prepared, pruned, Output.Log);
                 after = Evaluate(prepared, pruned, split, evalWindows, $"pruned + {recovery.Name}");
             }
-            if (outDir is not null) Write(prepared, pruned, architecture, outDir);
+            if (outDir is not null) Write(prepared, pruned, architecture, outDir, format);
         }
         var result = new PruneResult(Path.GetFullPath(modelDir), prepared.ModelHash, prepared.Scores.Criterion, method, budget,
             architecture.Id, architecture.Params(config), config.TotalParams, architecture.ParamRatio(config),
             architecture.ForwardFlopsPerToken(config, config.MaxPositionEmbeddings), config.ForwardFlopsPerToken(config.MaxPositionEmbeddings),
             recovery.Name, calibration, before, after, outDir, architecture.ToJson());
-        if (outDir is not null) File.WriteAllText(Path.Combine(outDir, "prune.json"), Output.ToJson(result) + "\n");
+        if (outDir is not null)
+        {
+            File.WriteAllText(Path.Combine(outDir, "prune.json"), Output.ToJson(result) + "\n");
+            File.WriteAllText(Path.Combine(outDir, "README.md"),
+                ModelCard.Render(result, architecture.ToConfig(config), format, Environment.GetCommandLineArgs().Skip(1)));
+        }
         return result;
     }
 
@@ -167,12 +184,18 @@ public static class PruneCommand
         public void Report(int value) => inner.Report(offset + value);
     }
 
-    /// <summary>Writes checkpoint, tokenizer and architecture into a staging folder, then moves it into place.</summary>
-    static void Write(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM pruned, Architecture architecture, string outDir)
+    /// <summary>Writes the model (checkpoint + tokenizer, or GGUF) and architecture into a staging folder, then moves it into place.</summary>
+    static void Write(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM pruned, Architecture architecture, string outDir, ExportFormat format)
     {
         string staging = OutputDirectory.BeginStaging(outDir);
-        HfCheckpoint.SaveModel(pruned, staging);
-        HfCheckpoint.CopyTokenizer(prepared.ModelDir, staging);
+        if (format.Gguf)
+            GgufExport.Write(pruned, prepared.ModelDir, Path.Combine(staging, ExportFormat.GgufFileName), format.GgufType,
+                $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(prepared.ModelDir))} {architecture.Id}");
+        else
+        {
+            HfCheckpoint.SaveModel(pruned, staging);
+            HfCheckpoint.CopyTokenizer(prepared.ModelDir, staging);
+        }
         architecture.Save(Path.Combine(staging, "architecture.json"));
         OutputDirectory.Publish(staging, outDir);
         Output.Log($"wrote {outDir}");

@@ -120,7 +120,13 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin) => Forward(x, cos, sin, null, 0);
+
+    /// <summary>
+    /// Attention of tokens at positions start.. over themselves and, with a <paramref name="cache"/>, over the
+    /// <paramref name="start"/> tokens cached before them (their keys and values are appended to it).
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache.Layer? cache, int start)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], seq = x.shape[1];
@@ -128,20 +134,29 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var q = Project(x, q_proj, "q_proj", heads).view(batch, seq, heads, headDim).transpose(1, 2);
         var k = Project(x, k_proj, "k_proj", kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
         var v = Project(x, v_proj, "v_proj", kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
-        var c = cos.narrow(0, 0, seq);
-        var s = sin.narrow(0, 0, seq);
+        var c = cos.narrow(0, start, seq);
+        var s = sin.narrow(0, start, seq);
         q = Rotary.Apply(q, c, s);
         k = Rotary.Apply(k, c, s);
+        if (cache is not null)
+        {
+            cache.Keys.narrow(2, start, seq).copy_(k);
+            cache.Values.narrow(2, start, seq).copy_(v);
+            k = cache.Keys.narrow(2, 0, start + seq);
+            v = cache.Values.narrow(2, 0, start + seq);
+        }
         if (groupSize > 1)
         {
             k = k.repeat_interleave(groupSize, dim: 1);
             v = v.repeat_interleave(groupSize, dim: 1);
         }
-        // Positional arguments: TorchSharp spells the causal flag "is_casual". A window no shorter than the
-        // sequence masks nothing beyond causality, so only a shorter one needs an explicit mask.
-        var attended = window is int w && w < seq
-            ? F.scaled_dot_product_attention(q, k, v, SlidingWindowMask(seq, w, x.device), 0.0, false)
-            : F.scaled_dot_product_attention(q, k, v, null, 0.0, true);
+        // Positional arguments: TorchSharp spells the causal flag "is_casual". Its causal mask is aligned to the
+        // top left, right only without a cached prefix; one new token sees everything; otherwise query i sees keys
+        // up to start + i. A sliding window shorter than the keys also hides keys more than window − 1 behind.
+        bool windowed = window is int w && w < start + seq;
+        var attended = !windowed && start == 0 ? F.scaled_dot_product_attention(q, k, v, null, 0.0, true)
+            : !windowed && seq == 1 ? F.scaled_dot_product_attention(q, k, v, null, 0.0, false)
+            : F.scaled_dot_product_attention(q, k, v, AttentionMask(seq, start, windowed ? window : null, x.device), 0.0, false);
         var merged = attended.transpose(1, 2).reshape(batch, seq, heads * headDim);
         OnOutputProjectionInput?.Invoke(merged);
         var outWeight = o_proj.weight!.narrow(1, 0, heads * headDim);
@@ -149,11 +164,15 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         return ProjectionDeltas.AddTo(output, "o_proj", merged).MoveToOuterDisposeScope();
     }
 
-    /// <summary>True where query i may attend to key j: 0 ≤ i − j &lt; window (Hugging Face's sliding_window_overlay).</summary>
-    static Tensor SlidingWindowMask(long seq, int window, Device device)
+    /// <summary>
+    /// [seq, start + seq] booleans: query i (position start + i) may attend to key j when j ≤ start + i and, with a
+    /// window, start + i − j &lt; window (Hugging Face's sliding_window_overlay).
+    /// </summary>
+    static Tensor AttentionMask(long seq, int start, int? window, Device device)
     {
-        var allowed = ones(seq, seq, ScalarType.Bool, device);
-        return allowed.tril().logical_and(allowed.triu(-(window - 1)));
+        var allowed = ones(seq, start + seq, dtype: ScalarType.Bool, device: device);
+        var causal = allowed.tril(start);
+        return window is int w ? causal.logical_and(allowed.triu(start - (w - 1))) : causal;
     }
 
     Tensor Project(Tensor x, Linear proj, string name, int heads)
@@ -257,13 +276,16 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
         }
     }
 
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin) => Forward(x, cos, sin, null, 0);
+
+    /// <summary>The layer on tokens at positions start.., attending also to a cache's earlier tokens when given one.</summary>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache.Layer? cache, int start)
     {
         if (!Active) return x.alias();
         using var scope = NewDisposeScope();
         var h = x;
         if (self_attn is not null && self_attn.ActiveHeads > 0)
-            h = h + self_attn.call(input_layernorm!.call(h), cos, sin);
+            h = h + self_attn.Forward(input_layernorm!.call(h), cos, sin, cache, start);
         if (mlp is not null && mlp.ActiveChannels > 0)
             h = h + mlp.call(post_attention_layernorm!.call(h));
         ResidualHook?.Invoke(x, h);
@@ -290,12 +312,21 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor inputIds)
+    public override Tensor forward(Tensor inputIds) => Forward(inputIds, null);
+
+    /// <summary>
+    /// Final hidden states of token ids [batch, seq]; with a <paramref name="cache"/>, the ids continue the cached
+    /// tokens (positions cache.Length..) and are appended to it.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, KvCache? cache)
     {
         using var scope = NewDisposeScope();
         long seq = inputIds.shape[1];
-        if (seq > config.MaxPositionEmbeddings)
-            throw new UserError(PositionLimit(seq));
+        int start = cache?.Length ?? 0;
+        if (cache is not null && start + seq > cache.Capacity)
+            throw new ArgumentException($"sequence of {start + seq} tokens exceeds the cache's {cache.Capacity} positions");
+        if (start + seq > config.MaxPositionEmbeddings)
+            throw new UserError(PositionLimit(start + seq));
         if (cos.device != inputIds.device)
         {
             // Rotary tables follow the model to its device (they are not parameters, so .to() does not move them).
@@ -304,7 +335,9 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
             (cos, sin) = (c.DetachFromDisposeScope(), s.DetachFromDisposeScope());
         }
         var h = embed_tokens.call(inputIds);
-        foreach (var layer in layers) h = layer.call(h, cos, sin);
+        for (int i = 0; i < layers.Count; i++)
+            h = cache is null ? layers[i].call(h, cos, sin) : layers[i].Forward(h, cos, sin, cache[i], start);
+        if (cache is not null) cache.Length = start + (int)seq;
         return norm.call(h).MoveToOuterDisposeScope();
     }
 
@@ -348,6 +381,20 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         var hidden = model.call(inputIds);
         var head = lm_head?.weight ?? model.embed_tokens.weight!;
         return F.linear(hidden, head).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Incremental decoding: the next-token logits [batch, vocab] after token ids [batch, seq] that continue the
+    /// tokens in <paramref name="cache"/> (a prompt into an empty cache, then one token per step). Only the last
+    /// position goes through the output projection.
+    /// </summary>
+    public Tensor NextTokenLogits(Tensor inputIds, KvCache cache)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.Forward(inputIds, cache);
+        var last = hidden.narrow(1, hidden.shape[1] - 1, 1).squeeze(1);
+        var head = lm_head?.weight ?? model.embed_tokens.weight!;
+        return F.linear(last, head).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,0 +1,17 @@
+using NasPrune.Common;
+using NasPrune.Evaluator.Export;
+
+namespace NasPrune.Cli.Commands;
+
+/// <summary>The --format / --gguf-type choice of prune and export, checked before any work starts.</summary>
+public sealed record ExportFormat(bool Gguf, GgufTensorType GgufType)
+{
+    public const string GgufFileName = "model.gguf";
+
+    public static ExportFormat Parse(string format, string ggufType) => format.ToLowerInvariant() switch
+    {
+        "hf" => new ExportFormat(false, GgufExport.ParseType(ggufType)),
+        "gguf" => new ExportFormat(true, GgufExport.ParseType(ggufType)),
+        _ => throw new UserError($"--format {format}: expected hf or gguf"),
+    };
+}

@@ -1,0 +1,86 @@
+using System.Text.Json;
+using NasPrune.Common;
+
+namespace NasPrune.Evaluator.Export;
+
+/// <summary>
+/// The <c>tokenizer.ggml.*</c> metadata of a byte-level BPE <c>tokenizer.json</c>, as llama.cpp's "gpt2" vocabulary
+/// type reads it: tokens in id order, their types, the merges, and the name of llama.cpp's built-in pre-tokenizer
+/// that splits text as our tokenizer.json's pre-tokenizer does. llama.cpp cannot run an arbitrary regex, so a
+/// pre-tokenizer it has no name for is refused rather than approximated (the ids would silently differ).
+/// </summary>
+public static class GgufTokenizer
+{
+    // llama.cpp's llama_token_type (gguf-py TokenType).
+    const int Normal = 1, Control = 3, UserDefined = 4, Unused = 5;
+
+    /// <summary>LLaMA-3's Split regex (tokenizer.json pre_tokenizer.pretokenizers[0].pattern.Regex), llama.cpp's "llama-bpe".</summary>
+    const string Llama3Regex =
+        @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+    public static void AddMetadata(GgufWriter writer, string modelDir, ModelConfig config)
+    {
+        string path = Path.Combine(modelDir, "tokenizer.json");
+        if (!File.Exists(path))
+            throw new UserError($"{modelDir}: GGUF export needs a byte-level BPE tokenizer.json (SentencePiece tokenizer.model is not exported)");
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var root = doc.RootElement;
+        var model = root.GetProperty("model");
+        if (model.GetProperty("type").GetString() != "BPE")
+            throw new UserError($"{path}: GGUF export supports byte-level BPE tokenizers only (model.type is {model.GetProperty("type")})");
+        string pre = PreTokenizerName(root, path);
+
+        var names = new SortedDictionary<int, (string Text, int Type)>();
+        foreach (var entry in model.GetProperty("vocab").EnumerateObject()) names[entry.Value.GetInt32()] = (entry.Name, Normal);
+        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
+            foreach (var token in added.EnumerateArray())
+            {
+                bool special = token.TryGetProperty("special", out var s) && s.ValueKind == JsonValueKind.True;
+                names[token.GetProperty("id").GetInt32()] = (token.GetProperty("content").GetString()!, special ? Control : UserDefined);
+            }
+        int count = names.Keys.Max() + 1;
+        if (count > config.VocabSize)
+            throw new UserError($"{path}: {count} token ids but the model's vocab_size is {config.VocabSize}");
+        // Embedding rows past the tokenizer's ids (vocabularies padded to a multiple) get placeholder tokens, as
+        // convert_hf_to_gguf.py writes them: llama.cpp needs one token per row.
+        var tokens = new string[config.VocabSize];
+        var types = new int[config.VocabSize];
+        for (int id = 0; id < config.VocabSize; id++)
+            (tokens[id], types[id]) = names.TryGetValue(id, out var t) ? t : ($"[PAD{id}]", Unused);
+
+        var merges = model.GetProperty("merges").EnumerateArray()
+            .Select(m => m.ValueKind == JsonValueKind.String ? m.GetString()! : $"{m[0].GetString()} {m[1].GetString()}")
+            .ToList();
+
+        writer.Add("tokenizer.ggml.model", GgufValue.Str("gpt2"));
+        writer.Add("tokenizer.ggml.pre", GgufValue.Str(pre));
+        writer.Add("tokenizer.ggml.tokens", GgufValue.StrArray(tokens));
+        writer.Add("tokenizer.ggml.token_type", GgufValue.I32Array(types));
+        writer.Add("tokenizer.ggml.merges", GgufValue.StrArray(merges));
+        var endOfText = Tokenization.TokenizerLoader.Load(modelDir).EndOfTextId;
+        if ((config.BosTokenId ?? endOfText) is int bos) writer.Add("tokenizer.ggml.bos_token_id", GgufValue.U32((uint)bos));
+        if ((config.EosTokenId ?? endOfText) is int eos) writer.Add("tokenizer.ggml.eos_token_id", GgufValue.U32((uint)eos));
+        // NasPrune's tokenizer adds nothing to a text; llama.cpp must not either, or the ids (and perplexities) differ.
+        writer.Add("tokenizer.ggml.add_bos_token", GgufValue.Bool(false));
+        writer.Add("tokenizer.ggml.add_eos_token", GgufValue.Bool(false));
+    }
+
+    /// <summary>llama.cpp's name for the pre-tokenizer (its <c>tokenizer.ggml.pre</c>), from tokenizer.json's.</summary>
+    static string PreTokenizerName(JsonElement root, string path)
+    {
+        if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)
+            throw new UserError($"{path}: a normalizer has no GGUF equivalent for byte-level BPE");
+        var pre = root.GetProperty("pre_tokenizer");
+        string type = pre.GetProperty("type").GetString() ?? "";
+        if (type == "ByteLevel" && Flag(pre, "use_regex", true) && !Flag(pre, "add_prefix_space", false))
+            return "gpt-2";
+        if (type == "Sequence" && pre.GetProperty("pretokenizers") is { ValueKind: JsonValueKind.Array } steps && steps.GetArrayLength() == 2
+            && steps[0].TryGetProperty("pattern", out var pattern) && pattern.TryGetProperty("Regex", out var regex)
+            && regex.GetString() == Llama3Regex && steps[1].GetProperty("type").GetString() == "ByteLevel" && !Flag(steps[1], "use_regex", true))
+            return "llama-bpe";
+        throw new UserError($"{path}: pre_tokenizer has no llama.cpp equivalent (GPT-2 ByteLevel and the LLaMA-3 split are exported)");
+    }
+
+    static bool Flag(JsonElement e, string name, bool otherwise) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : otherwise;
+}

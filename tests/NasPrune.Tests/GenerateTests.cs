@@ -1,0 +1,139 @@
+using NasPrune.Common;
+using NasPrune.Evaluator.Generation;
+using NasPrune.Evaluator.Model;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace NasPrune.Tests;
+
+/// <summary>Incremental decoding (KV cache) against full forward passes, the sampler, and <c>nasprune generate</c>.</summary>
+public sealed class GenerateTests(TinyModelDirectory tiny) : IClassFixture<TinyModelDirectory>
+{
+    /// <summary>A grouped-query model whose layers differ: full, fewer heads, attention-free, dropped, no MLP.</summary>
+    static LlamaForCausalLM Heterogeneous()
+    {
+        var c = ModelConfig.Uniform(vocab: 50, hidden: 32, layers: 5, heads: 4, kvHeads: 2, ffn: 24, maxPositions: 64);
+        using var full = new LlamaForCausalLM(c);
+        full.InitializeWeights(3, std: 0.3);
+        var m = PhysicalPruning.Extract(full, [new LayerShape(true, 4, 2, 24), new LayerShape(true, 2, 1, 12),
+            new LayerShape(true, 0, 0, 24), LayerShape.Dropped, new LayerShape(true, 4, 2, 0)]);
+        m.eval();
+        return m;
+    }
+
+    static float[] FullForwardLastLogits(LlamaForCausalLM m, IReadOnlyList<int> ids)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var logits = m.call(tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Count]));
+        return logits[0, ids.Count - 1].data<float>().ToArray();
+    }
+
+    [Fact]
+    public void GreedyDecodingIsTheArgmaxOfAFullForwardPassAtEveryStep()
+    {
+        using var m = Heterogeneous();
+        int[] prompt = [3, 17, 8, 41, 5];
+        var result = TextGenerator.Generate(m, prompt, 30, new TokenSampler(0, 1, 0));
+        Assert.Equal(30, result.Tokens.Count);
+        var sequence = prompt.ToList();
+        foreach (int generated in result.Tokens)
+        {
+            Assert.Equal(TokenSampler.ArgMax(FullForwardLastLogits(m, sequence)), generated);
+            sequence.Add(generated);
+        }
+        Assert.True(result.Tokens.Distinct().Count() > 1, "a constant continuation would not exercise the cache");
+    }
+
+    /// <summary>A candidate applied in place (prefix views, cache sized to the active heads) decodes as its export does.</summary>
+    [Fact]
+    public void CandidateInPlaceDecodesAsItsExtractedModel()
+    {
+        using var prepared = Evaluator.Pruning.PreparedModel.Prepare(tiny.Dir, DataDirectory.Resolve(), "magnitude",
+            new Evaluator.Importance.CalibrationSettings(Sequences: 4, Seed: 3), CPU);
+        var arch = prepared.Space.Random(0.4, new Random(2));
+        using var extracted = prepared.Extract(arch);
+        extracted.eval();
+        prepared.Apply(arch);
+        prepared.Model.eval();
+        int[] prompt = [5, 9, 2, 7];
+        var inPlace = TextGenerator.Generate(prepared.Model, prompt, 20, new TokenSampler(0, 1, 0)).Tokens;
+        Assert.Equal(TextGenerator.Generate(extracted, prompt, 20, new TokenSampler(0, 1, 0)).Tokens, inPlace);
+        Assert.Equal(TokenSampler.ArgMax(FullForwardLastLogits(prepared.Model, [.. prompt, .. inPlace.Take(19)])), inPlace[19]);
+    }
+
+    /// <summary>Chunks after the first exercise the cached-prefix mask (several new queries over older keys).</summary>
+    [Fact]
+    public void CachedChunksGiveTheLogitsOfTheFullSequence()
+    {
+        using var m = Heterogeneous();
+        int[] ids = Enumerable.Range(0, 23).Select(i => (i * 7 + 3) % 50).ToArray();
+        using var cache = new KvCache(m, batch: 1, capacity: ids.Length);
+        using var _ = no_grad();
+        int start = 0;
+        foreach (int length in new[] { 6, 1, 9, 7 })
+        {
+            using var scope = NewDisposeScope();
+            var chunk = ids[start..(start + length)];
+            var cached = m.NextTokenLogits(tensor(chunk.Select(i => (long)i).ToArray(), [1, length]), cache).data<float>().ToArray();
+            start += length;
+            var full = FullForwardLastLogits(m, ids[..start]);
+            double diff = cached.Zip(full, (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(diff < 1e-5, $"after {start} tokens: max |cached - full| = {diff}");
+        }
+        Assert.Equal(ids.Length, cache.Length);
+    }
+
+    [Fact]
+    public void NucleusKeepsOnlyTheMostLikelyTokensAndSamplesBySoftmax()
+    {
+        float[] logits = [0, (float)Math.Log(2), (float)Math.Log(5), -30];
+        var counts = new int[4];
+        var sampler = new TokenSampler(1.0, 1.0, 42);
+        for (int i = 0; i < 8000; i++) counts[sampler.Next(logits)]++;
+        double[] expected = [1 / 8.0, 2 / 8.0, 5 / 8.0];
+        for (int t = 0; t < 3; t++) Assert.InRange(counts[t] / 8000.0, expected[t] - 0.02, expected[t] + 0.02);
+        // top-p 0.6 keeps only the 5/8 token; 0.7 adds the 2/8 one.
+        var narrow = new TokenSampler(1.0, 0.6, 1);
+        Assert.All(Enumerable.Range(0, 200), _ => Assert.Equal(2, narrow.Next(logits)));
+        var two = new TokenSampler(1.0, 0.7, 1);
+        Assert.Equal([1, 2], Enumerable.Range(0, 400).Select(_ => two.Next(logits)).Distinct().Order());
+    }
+
+    [Fact]
+    public void AFixedSeedFixesTheText()
+    {
+        string[] Args(string seed) => ["generate", "--model", tiny.Dir, "--prompt", "The jury said", "--max-new-tokens", "12",
+            "--temperature", "1.0", "--top-p", "0.95", "--seed", seed, "--json"];
+        var first = CliProcess.Run(Args("7"));
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        var again = CliProcess.Run(Args("7"));
+        var other = CliProcess.Run(Args("8"));
+        static string Text(CliProcess.Result r) => System.Text.Json.JsonDocument.Parse(r.Stdout).RootElement.GetProperty("text").GetString()!;
+        Assert.Equal(Text(first), Text(again));
+        Assert.NotEqual(Text(first), Text(other));
+    }
+
+    [Fact]
+    public void StreamedTextIsThePromptAndTheDecodedTokens()
+    {
+        var streamed = CliProcess.Run("generate", "--model", tiny.Dir, "--prompt", "The jury said", "--max-new-tokens", "10", "--temperature", "0");
+        Assert.True(streamed.ExitCode == 0, streamed.Stderr);
+        var json = CliProcess.Run("generate", "--model", tiny.Dir, "--prompt", "The jury said", "--max-new-tokens", "10", "--temperature", "0", "--json");
+        string text = System.Text.Json.JsonDocument.Parse(json.Stdout).RootElement.GetProperty("text").GetString()!;
+        Assert.Equal("The jury said" + text + "\n", streamed.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--max-new-tokens", "0", "--max-new-tokens 0")]
+    [InlineData("--temperature", "-1", "--temperature -1")]
+    [InlineData("--top-p", "1.5", "--top-p 1.5")]
+    [InlineData("--prompt-file", "/nonexistent/prompt.txt", "exactly one of")]
+    [InlineData("--max-new-tokens", "100", "exceeds the model's context of 32")]
+    public void BadArgumentsAreUsageErrors(string option, string value, string message)
+    {
+        var r = CliProcess.Run("generate", "--model", tiny.Dir, "--prompt", "The jury", option, value);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Stderr);
+    }
+}

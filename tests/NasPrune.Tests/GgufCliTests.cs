@@ -1,0 +1,70 @@
+using NasPrune.Common;
+using NasPrune.Evaluator.Importance;
+using NasPrune.Evaluator.Pruning;
+using NasPrune.Evaluator.Tokenization;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace NasPrune.Tests;
+
+/// <summary><c>nasprune export --format gguf</c> as a user runs it, checked against the in-process pruned model.</summary>
+public sealed class GgufCliTests(TinyModelDirectory tiny, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<TinyModelDirectory>, IDisposable
+{
+    readonly string work = Path.Combine(Path.GetTempPath(), "nasprune-gguf-cli-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+    }
+
+    [Fact]
+    public void ExportWritesAGgufThatLlamaCppRunsAsThePrunedModel()
+    {
+        var calibration = new CalibrationSettings(Sequences: 4, Seed: 3);
+        using var prepared = PreparedModel.Prepare(tiny.Dir, DataDirectory.Resolve(), "magnitude", calibration, CPU);
+        var arch = prepared.Space.Random(0.4, new Random(5));
+        Directory.CreateDirectory(work);
+        string archFile = Path.Combine(work, "arch.json"), outDir = Path.Combine(work, "out");
+        arch.Save(archFile);
+
+        var r = CliProcess.Run("export", "--model", tiny.Dir, "--arch", archFile, "--criterion", "magnitude", "--seed", "3",
+            "--calibration-sequences", "4", "--split", "validation", "--eval-windows", "2", "--format", "gguf", "--out", outDir);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(["README.md", "architecture.json", "model.gguf", "prune.json"], Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        string card = File.ReadAllText(Path.Combine(outDir, "README.md"));
+        Assert.Contains(arch.Id, card);
+        Assert.Contains("--format gguf", card);
+        var shapes = arch.ToShapes(prepared.Model.Config);
+        Assert.Equal(shapes.Count, card.Split('\n').Count(line => System.Text.RegularExpressions.Regex.IsMatch(line, @"^\| \d+ \| ")));
+        Assert.Contains(shapes[1].Keep ? $"| 1 | {shapes[1].Heads} | {shapes[1].KvHeads} | {shapes[1].Ffn} |" : "| 1 | dropped |", card);
+
+        using var pruned = prepared.Extract(arch);
+        pruned.eval();
+        var ids = TokenizerLoader.Load(tiny.Dir).Encode(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "wikitext2-valid-excerpt.txt")));
+        int length = pruned.Config.MaxPositionEmbeddings;
+        var windows = Enumerable.Range(0, 3).Select(w => ids.Skip(w * length).Take(length).ToArray()).ToArray();
+        GgufExportTests.AssertLlamaCppAgrees(pruned, Path.Combine(outDir, "model.gguf"), windows, output);
+    }
+
+    /// <summary>Both engines of the benchmark decode the same greedy continuation (same weights, same argmax).</summary>
+    [Fact]
+    public void GenerationBenchRunsBothEnginesOnTheSameWeights()
+    {
+        var r = CliProcess.Run("bench", "generation", "--model", tiny.Dir, "--threads", "1", "--decode-tokens", "12", "--repeats", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var root = System.Text.Json.JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.Equal(32, root.GetProperty("prompt_tokens").GetInt32()); // 256 capped at the tiny model's context
+        Assert.Equal(12, root.GetProperty("same_greedy_tokens").GetInt32());
+        var engines = root.GetProperty("engines").EnumerateArray().ToArray();
+        Assert.Equal(["nasprune", "llama.cpp"], engines.Select(e => e.GetProperty("engine").GetString()));
+        Assert.All(engines, e => Assert.True(e.GetProperty("decode_tokens_per_second").GetDouble() > 0));
+    }
+
+    [Fact]
+    public void UnknownFormatIsAUsageError()
+    {
+        var r = CliProcess.Run("export", "--model", tiny.Dir, "--arch", "x.json", "--format", "onnx", "--out", Path.Combine(work, "o"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--format onnx", r.Stderr);
+    }
+}

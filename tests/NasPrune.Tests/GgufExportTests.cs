@@ -1,0 +1,221 @@
+using NasPrune.Cli.LlamaCpp;
+using NasPrune.Common;
+using NasPrune.Evaluator.Checkpoints;
+using NasPrune.Evaluator.Export;
+using NasPrune.Evaluator.Model;
+using NasPrune.Evaluator.Tokenization;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace NasPrune.Tests;
+
+/// <summary>
+/// Every kind of model NasPrune makes, exported to GGUF and run by llama.cpp (LLamaSharp 0.30.0's build): for F32
+/// files the next-token logits of fixed WikiText-2 windows equal NasPrune's to 1e-3 of the window's largest logit
+/// and the perplexity to 1e-4 relative; llama.cpp's tokenizer gives NasPrune's ids.
+/// </summary>
+public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    /// <summary>The real 7M model (8 layers, hidden 256, 8 heads, byte-level BPE of 4096 ids).</summary>
+    static readonly string RealModel = Path.GetFullPath(Path.Combine(DataDirectory.Resolve(), "..", "experiments", "models", "nasprune-tiny-llama-general"));
+
+    static readonly string Excerpt = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "wikitext2-valid-excerpt.txt"));
+
+    const int WindowLength = 96, Windows = 2;
+
+    static int[][] FixedWindows()
+    {
+        var ids = TokenizerLoader.Load(RealModel).Encode(Excerpt);
+        Assert.True(ids.Length >= WindowLength * Windows, $"excerpt has {ids.Length} tokens");
+        return Enumerable.Range(0, Windows).Select(w => ids.Skip(w * WindowLength).Take(WindowLength).ToArray()).ToArray();
+    }
+
+    static string Export(LlamaForCausalLM model, GgufTensorType type = GgufTensorType.F32)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"nasprune-gguf-{Guid.NewGuid():N}.gguf");
+        GgufExport.Write(model, RealModel, path, type, "test");
+        return path;
+    }
+
+    /// <summary>Exports, loads in llama.cpp and compares logits and perplexity on the fixed windows.</summary>
+    void AssertLlamaCppAgrees(LlamaForCausalLM model, double logitTolerance = 1e-3, double pplTolerance = 1e-4,
+        GgufTensorType type = GgufTensorType.F32)
+    {
+        string path = Export(model, type);
+        try { AssertLlamaCppAgrees(model, path, FixedWindows(), output, logitTolerance, pplTolerance); }
+        finally { File.Delete(path); }
+    }
+
+    /// <summary>
+    /// llama.cpp's logits for each window are within <paramref name="logitTolerance"/> of the window's largest logit
+    /// of NasPrune's, and the perplexity over all windows (NasPrune's <see cref="LlamaForCausalLM.NextTokenNll"/>) within
+    /// <paramref name="pplTolerance"/> relative.
+    /// </summary>
+    internal static void AssertLlamaCppAgrees(LlamaForCausalLM model, string ggufPath, int[][] windows,
+        Xunit.Abstractions.ITestOutputHelper output, double logitTolerance = 1e-3, double pplTolerance = 1e-4)
+    {
+        int length = windows[0].Length;
+        using var cpp = new LlamaCppModel(ggufPath, length);
+        Assert.Equal(model.Config.VocabSize, cpp.VocabSize);
+        double oursNll = 0, theirsNll = 0;
+        foreach (var window in windows)
+        {
+            var theirs = cpp.Logits(window);
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var ours = model.call(tensor(window.Select(i => (long)i).ToArray(), [1, window.Length]))[0].data<float>().ToArray();
+            int vocab = model.Config.VocabSize;
+            double maxDiff = 0, maxLogit = 0;
+            for (int t = 0; t < window.Length; t++)
+                for (int j = 0; j < vocab; j++)
+                {
+                    maxDiff = Math.Max(maxDiff, Math.Abs(theirs[t][j] - ours[t * vocab + j]));
+                    maxLogit = Math.Max(maxLogit, Math.Abs(ours[t * vocab + j]));
+                }
+            output.WriteLine($"max |logit difference| {maxDiff:E3}, largest logit {maxLogit:F3}");
+            Assert.True(maxDiff <= logitTolerance * maxLogit, $"max |logit difference| {maxDiff:E3} vs largest logit {maxLogit:F3}");
+            for (int t = 0; t + 1 < window.Length; t++)
+            {
+                oursNll += NegativeLogLikelihood(ours.AsSpan(t * vocab, vocab), window[t + 1]);
+                theirsNll += NegativeLogLikelihood(theirs[t], window[t + 1]);
+            }
+        }
+        // Cross-check the per-position sum with NasPrune's own evaluation path (same windows, same sum).
+        using var batch = tensor(windows.SelectMany(w => w).Select(i => (long)i).ToArray(), [windows.Length, length]);
+        var (nll, predicted) = model.NextTokenNll(batch);
+        Assert.True(Math.Abs(nll - oursNll) < 1e-3 * oursNll, $"NextTokenNll {nll} vs summed {oursNll}");
+        double pplOurs = Math.Exp(nll / predicted), pplTheirs = Math.Exp(theirsNll / predicted);
+        output.WriteLine($"ppl NasPrune {pplOurs:F6}, llama.cpp {pplTheirs:F6}, relative {Math.Abs(pplTheirs - pplOurs) / pplOurs:E2}");
+        Assert.True(Math.Abs(pplTheirs - pplOurs) <= pplTolerance * pplOurs, $"llama.cpp ppl {pplTheirs} vs NasPrune {pplOurs}");
+    }
+
+    static double NegativeLogLikelihood(ReadOnlySpan<float> logits, int target)
+    {
+        double max = double.MinValue;
+        foreach (float v in logits) max = Math.Max(max, v);
+        double sum = 0;
+        foreach (float v in logits) sum += Math.Exp(v - max);
+        return max + Math.Log(sum) - logits[target];
+    }
+
+    static LlamaForCausalLM Real() { var m = HfCheckpoint.LoadModel(RealModel); m.eval(); return m; }
+
+    static LlamaForCausalLM Pruned(LlamaForCausalLM source, params LayerShape[] shapes)
+    {
+        var m = PhysicalPruning.Extract(source, shapes);
+        m.eval();
+        return m;
+    }
+
+    [Fact]
+    public void DenseModelRunsInLlamaCppAsLlama()
+    {
+        using var model = Real();
+        Assert.True(GgufExport.IsUniform(model.Config));
+        AssertLlamaCppAgrees(model);
+    }
+
+    [Fact]
+    public void UniformlyPrunedModelRunsInLlamaCpp()
+    {
+        using var full = Real();
+        using var model = Pruned(full, Enumerable.Repeat(new LayerShape(true, 6, 6, 512), 8).ToArray());
+        Assert.True(GgufExport.IsUniform(model.Config));
+        AssertLlamaCppAgrees(model);
+    }
+
+    /// <summary>
+    /// Per-layer heads and widths as deci, with each case llama.cpp treats specially: layer 0 without attention,
+    /// a dropped layer, attention without MLP, MLP without attention.
+    /// </summary>
+    [Fact]
+    public void HeterogeneousModelWithDroppedLayerRunsInLlamaCppAsDeci()
+    {
+        using var full = Real();
+        using var model = Pruned(full,
+            new LayerShape(true, 0, 0, 600),
+            new LayerShape(true, 8, 8, 688),
+            LayerShape.Dropped,
+            new LayerShape(true, 5, 5, 0),
+            new LayerShape(true, 0, 0, 300),
+            new LayerShape(true, 3, 3, 100),
+            new LayerShape(true, 7, 7, 688),
+            new LayerShape(true, 2, 2, 1));
+        Assert.False(GgufExport.IsUniform(model.Config));
+        AssertLlamaCppAgrees(model);
+    }
+
+    [Fact]
+    public void DroppedFirstLayerRunsInLlamaCpp()
+    {
+        using var full = Real();
+        using var model = Pruned(full, [LayerShape.Dropped, .. Enumerable.Repeat(new LayerShape(true, 8, 8, 688), 7)]);
+        AssertLlamaCppAgrees(model);
+    }
+
+    /// <summary>A grouped-query model (8 query heads in groups of 4), untied, dense and pruned per layer.</summary>
+    [Fact]
+    public void GroupedQueryModelsRunInLlamaCpp()
+    {
+        var c = ModelConfig.Uniform(vocab: 4096, hidden: 128, layers: 4, heads: 8, kvHeads: 2, ffn: 256, maxPositions: 256,
+            tieEmbeddings: false, ropeTheta: 500000);
+        using var dense = new LlamaForCausalLM(c);
+        dense.InitializeWeights(11, std: 0.08);
+        dense.eval();
+        AssertLlamaCppAgrees(dense);
+        using var pruned = Pruned(dense,
+            new LayerShape(true, 4, 1, 256), new LayerShape(true, 8, 2, 64), LayerShape.Dropped, new LayerShape(true, 0, 0, 200));
+        AssertLlamaCppAgrees(pruned);
+    }
+
+    /// <summary>RoPE scaling: linear as llama.cpp's scaling keys, LLaMA 3.1's as a rope_freqs tensor (strong settings, so a miss shows).</summary>
+    [Theory]
+    [InlineData("linear", false)]
+    [InlineData("llama3", false)]
+    [InlineData("llama3", true)]
+    public void ScaledRopeRunsInLlamaCpp(string type, bool heterogeneous)
+    {
+        var c = ModelConfig.Uniform(vocab: 4096, hidden: 128, layers: 3, heads: 4, kvHeads: 2, ffn: 128, maxPositions: 256)
+            with { RopeScaling = new RopeScaling(type, Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 64) };
+        using var dense = new LlamaForCausalLM(c);
+        dense.InitializeWeights(5, std: 0.1);
+        dense.eval();
+        if (!heterogeneous) { AssertLlamaCppAgrees(dense); return; }
+        using var pruned = Pruned(dense, new LayerShape(true, 2, 1, 64), LayerShape.Dropped, new LayerShape(true, 4, 2, 128));
+        AssertLlamaCppAgrees(pruned);
+    }
+
+    [Fact]
+    public void HalfPrecisionExportStaysClose()
+    {
+        using var full = Real();
+        using var model = Pruned(full, [new LayerShape(true, 4, 4, 688), .. Enumerable.Repeat(new LayerShape(true, 8, 8, 344), 7)]);
+        AssertLlamaCppAgrees(model, logitTolerance: 2e-2, pplTolerance: 1e-2, type: GgufTensorType.F16);
+    }
+
+    [Fact]
+    public void LlamaCppTokenizesWikiTextAsNasPrune()
+    {
+        using var model = Real();
+        string path = Export(model);
+        try
+        {
+            using var cpp = new LlamaCppModel(path, WindowLength);
+            var ours = TokenizerLoader.Load(RealModel).Encode(Excerpt);
+            var theirs = cpp.Tokenize(Excerpt);
+            Assert.True(ours.Length > 1000, $"{ours.Length} tokens");
+            Assert.Equal(ours, theirs);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void BiasesAreRefusedWithOneLine()
+    {
+        var c = ModelConfig.Uniform(vocab: 4096, hidden: 32, layers: 1, heads: 2, kvHeads: 2, ffn: 16, maxPositions: 32, qkvBias: true);
+        using var model = new LlamaForCausalLM(c);
+        var e = Assert.Throws<UserError>(() => Export(model));
+        Assert.Contains("bias", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}
