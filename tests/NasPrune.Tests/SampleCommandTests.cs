@@ -146,6 +146,13 @@ public sealed class SampleCommandTests(TinyModelDirectory tiny) : IClassFixture<
             }
             Assert.Equal(3, read);
         }
+        var listed = CliProcess.Run("pairs", "validate", dir, "--json");
+        Assert.True(listed.ExitCode == 0, listed.Stdout + listed.Stderr);
+        using (var doc = JsonDocument.Parse(listed.Stdout))
+        {
+            Assert.Equal(rows.Min(r => r.WikiText2Kl)!.Value, doc.RootElement.GetProperty("min_wiki_text2_kl").GetDouble());
+            Assert.Equal(16, doc.RootElement.GetProperty("kl_top_k").EnumerateArray().Single().GetInt32());
+        }
 
         // The measure is part of the protocol: resuming with another one (or another k) is refused, in one line.
         foreach (var other in new[] { new[] { "--resume" }, ["--resume", "--measure", "kl", "--kl-topk", "16"], ["--resume", "--measure", "both", "--kl-topk", "8"] })

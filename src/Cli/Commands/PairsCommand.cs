@@ -16,7 +16,8 @@ public static class PairsCommand
     public sealed record FileSummary(string File, int Rows, IReadOnlyList<string> BaseModels, int? DuckDbRows);
     public sealed record PairsSummary(string Directory, int Files, int Rows, int DistinctArchitectures, IReadOnlyList<string> BaseModels,
         IReadOnlyList<string> Criteria, double? MinParamRatio, double? MaxParamRatio, double? BestWikiText2Ppl, string? BestArchId,
-        double? WorstWikiText2Ppl, IReadOnlyList<FileSummary> PerFile, IReadOnlyList<string> Problems);
+        double? WorstWikiText2Ppl, IReadOnlyList<FileSummary> PerFile, IReadOnlyList<string> Problems,
+        double? MinWikiText2Kl = null, double? MaxWikiText2Kl = null, IReadOnlyList<int>? KlTopK = null);
     public sealed record CompareResult(string Left, string Right, int LeftRows, int RightRows, int OnlyLeft, int OnlyRight, int Different, bool Same);
 
     public static Command Create()
@@ -74,6 +75,9 @@ public static class PairsCommand
                     problems.Add($"{Path.GetRelativePath(directory, path)}: architecture {row.ArchId} has per-layer lists of different lengths");
                 if (!double.IsFinite(row.WikiText2Nll))
                     problems.Add($"{Path.GetRelativePath(directory, path)}: architecture {row.ArchId} has a non-finite wikitext2_nll");
+                // A KL is never negative; a top-k value may be 0 only for the dense architecture, so allow float rounding.
+                if (row.WikiText2Kl is double kl && !(double.IsFinite(kl) && kl > -1e-6))
+                    problems.Add($"{Path.GetRelativePath(directory, path)}: architecture {row.ArchId} has an invalid wikitext2_kl {kl}");
                 try
                 {
                     if (row.ToArchitecture(path).Id != row.ArchId)
@@ -85,10 +89,13 @@ public static class PairsCommand
                 problems.Add($"rows from {rows.Select(r => r.Row.BaseModel).Distinct().Count()} base models mixed in one directory");
         }
         var best = rows.Count == 0 ? default : rows.MinBy(r => r.Row.WikiText2Nll);
+        var kls = rows.Select(r => r.Row.WikiText2Kl).OfType<double>().ToList();
         return new PairsSummary(Path.GetFullPath(directory), files.Count, rows.Count, rows.Select(r => r.Row.ArchId).Distinct().Count(),
             rows.Select(r => r.Row.BaseModel).Distinct().ToList(), rows.Select(r => r.Row.Criterion).Distinct().ToList(),
             rows.Count == 0 ? null : rows.Min(r => r.Row.ParamRatio), rows.Count == 0 ? null : rows.Max(r => r.Row.ParamRatio),
-            best.Row?.WikiText2Ppl, best.Row?.ArchId, rows.Count == 0 ? null : rows.Max(r => r.Row.WikiText2Ppl), perFile, problems);
+            best.Row?.WikiText2Ppl, best.Row?.ArchId, rows.Count == 0 ? null : rows.Max(r => r.Row.WikiText2Ppl), perFile, problems,
+            kls.Count == 0 ? null : kls.Min(), kls.Count == 0 ? null : kls.Max(),
+            kls.Count == 0 ? null : rows.Select(r => r.Row.KlTopK).OfType<int>().Distinct().Order().ToList());
     }
 
     /// <summary>Rows DuckDB reads from the file: the interoperability check (DuckDB has its own Parquet reader).</summary>
@@ -117,6 +124,9 @@ public static class PairsCommand
                           $"criterion {string.Join(", ", s.Criteria)}");
         if (s.Rows > 0)
             Console.WriteLine($"kept parameters {s.MinParamRatio:P1}–{s.MaxParamRatio:P1}; WikiText-2 validation PPL {s.BestWikiText2Ppl:F2} (best, {s.BestArchId}) – {s.WorstWikiText2Ppl:F2}");
+        if (s.MinWikiText2Kl is double minKl)
+            Console.WriteLine($"WikiText-2 validation KL(dense ‖ candidate) {minKl:F5} – {s.MaxWikiText2Kl:F5} " +
+                              $"({string.Join(", ", s.KlTopK!.Select(k => k == 0 ? "exact" : $"dense top-{k} + tail"))})");
         foreach (var p in s.Problems) Console.WriteLine($"problem: {p}");
     }
 
