@@ -16,21 +16,24 @@ run() { local name=$1; shift; mkdir -p "$OUT/$name"; echo "+ nasprune $*" | tee 
 # 0. Sanity and development runs that need no lead-made pairs:
 #    a) synthetic pairs with a known monotone loss (SyntheticPairs), 400 train / 200 held-out;
 SYN=${SYN:-/tmp/nasprune-predictor-synthetic}
-[ -d "$SYN/train" ] || ./nasprune predictor synthetic-pairs --out "$SYN/train" --count 400 --seed 1
-[ -d "$SYN/heldout" ] || ./nasprune predictor synthetic-pairs --out "$SYN/heldout" --count 200 --seed 2
+[ -d "$SYN/train" ] || ${NASPRUNE:-./nasprune} predictor synthetic-pairs --out "$SYN/train" --count 400 --seed 1
+[ -d "$SYN/heldout" ] || ${NASPRUNE:-./nasprune} predictor synthetic-pairs --out "$SYN/heldout" --count 200 --seed 2
 rm -f "$OUT/synthetic/predictor."*
 run synthetic predictor train --pairs "$SYN/train" --heldout "$SYN/heldout" --out "$OUT/synthetic/predictor.zip" --curve-sizes 50 100 200 400
 [ "${SYNTHETIC_ONLY:-0}" = 1 ] && exit 0
 
 # 1. The predictor (target nll, per-layer + depth-invariant features): CV, held-out vs baselines, learning curve, plots.
 rm -f "$OUT/embedded-nll/predictor."*
-run embedded-nll predictor train --pairs "$TRAIN" --heldout "$HELD" --out "$OUT/embedded-nll/predictor.zip" --curve-sizes 50 100 200 400
+run embedded-nll predictor train --pairs "$TRAIN" --heldout "$HELD" --out "$OUT/embedded-nll/predictor.zip" --curve-sizes 50 100 200
 # 2. Same with the delta-vs-uniform target.
 rm -f "$OUT/embedded-delta/predictor."*
-run embedded-delta predictor train --pairs "$TRAIN" --heldout "$HELD" --out "$OUT/embedded-delta/predictor.zip" --target delta-uniform --curve-sizes 50 100 200 400
+run embedded-delta predictor train --pairs "$TRAIN" --heldout "$HELD" --out "$OUT/embedded-delta/predictor.zip" --target delta-uniform --curve-sizes 50 100 200
 # 3. Depth-invariant features only (the transferable variant) on the same data.
 rm -f "$OUT/embedded-invariant/predictor."*
-run embedded-invariant predictor train --pairs "$TRAIN" --heldout "$HELD" --out "$OUT/embedded-invariant/predictor.zip" --depth-invariant --curve-sizes 50 100 200 400
+run embedded-invariant predictor train --pairs "$TRAIN" --heldout "$HELD" --out "$OUT/embedded-invariant/predictor.zip" --depth-invariant --curve-sizes 50 100 200
+# 3b. Target kl: the mean per-token KL(dense ‖ candidate) on the same windows (pairs sampled with --measure both).
+rm -f "$OUT/embedded-kl/predictor."*
+run embedded-kl predictor train --pairs "$TRAIN" --heldout "$HELD" --out "$OUT/embedded-kl/predictor.zip" --target kl --curve-sizes 50 100 200
 # 4. Predictions per second for 50,000 candidates.
 run bench predictor bench --predictor "$OUT/embedded-nll/predictor.zip" --count 50000
 # 5. Transfer to the second family (6 layers, GQA 8/4, FFN 640, seed 4321).
