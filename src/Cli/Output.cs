@@ -16,7 +16,7 @@ public static class Output
         Out = new AnsiConsoleOutput(Console.Error),
     });
 
-    public static readonly JsonSerializerOptions JsonOptions = new()
+    static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

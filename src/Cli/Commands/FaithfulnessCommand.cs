@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
 using NasPrune.Evaluator.Importance;
@@ -38,13 +37,15 @@ public static class FaithfulnessCommand
             string dataDir = DataDirectory.Resolve(parse.GetValue(data));
             string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(dataDir);
             string pairsDir = Path.GetFullPath(parse.GetValue(pairs)!);
-            var protocol = SampleProtocol.Read(Path.Combine(pairsDir, SampleCommand.SettingsFile));
+            // The protocol the pairs were measured with; only the NLL is re-measured, so no KL reference is built.
+            var protocol = JsonFile.Load<SampleCommand.SampleSettings>(Path.Combine(pairsDir, SampleCommand.SettingsFile),
+                "sample.json written by `nasprune sample` (the pairs' protocol)");
             var rows = PairStore.ReadAll(pairsDir);
             string? sweepPath = parse.GetValue(sweep);
             var sweepCheck = sweepPath is null ? null : CheckSweep(sweepPath);
             using var prepared = PreparedModel.Prepare(modelDir, dataDir, protocol.Criterion, protocol.Calibration,
                 DeviceChoice.Resolve(parse.GetValue(device)), log: Output.Log);
-            var evaluator = new PairEvaluator(prepared, protocol.Evaluation);
+            using var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings(protocol.Tasks, protocol.Windows, protocol.WindowSeed));
             var report = FaithfulnessCheck.Run(evaluator, rows);
             var result = new Result(report, sweepCheck, report.Holds && (sweepCheck?.AtOrBelowDense ?? 0) == 0);
             if (parse.GetValue(json)) Output.WriteJson(result);
@@ -54,37 +55,10 @@ public static class FaithfulnessCommand
         return command;
     }
 
-    /// <summary>The parts of sample.json that fix how a pair was measured.</summary>
-    sealed record SampleProtocol(string Criterion, CalibrationSettings Calibration, PairEvaluationSettings Evaluation)
-    {
-        public static SampleProtocol Read(string path)
-        {
-            if (!File.Exists(path)) throw new UserError($"{path}: not found (run `nasprune sample` first; its sample.json records the protocol)");
-            try
-            {
-                using var doc = JsonDocument.Parse(File.ReadAllText(path));
-                var root = doc.RootElement;
-                var c = root.GetProperty("calibration");
-                var calibration = new CalibrationSettings(c.GetProperty("task").GetString()!, c.GetProperty("sequences").GetInt32(),
-                    c.GetProperty("seq_len").GetInt32(), c.GetProperty("seed").GetInt64());
-                var tasks = root.GetProperty("tasks").EnumerateArray().Select(t => t.GetString()!).ToList();
-                return new SampleProtocol(root.GetProperty("criterion").GetString()!, calibration,
-                    new PairEvaluationSettings(tasks, root.GetProperty("windows").GetInt32(), root.GetProperty("window_seed").GetInt64()));
-            }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-            {
-                throw new UserError($"{path}: not a sample.json written by `nasprune sample` ({e.Message.Split('\n')[0]})");
-            }
-        }
-    }
-
     static SweepCheck CheckSweep(string path)
     {
-        if (!File.Exists(path)) throw new UserError($"{path}: prune-sweep results.json not found");
-        PruneSweepCommand.SweepResult? sweep;
-        try { sweep = JsonSerializer.Deserialize<PruneSweepCommand.SweepResult>(File.ReadAllText(path), Output.JsonOptions); }
-        catch (JsonException e) { throw new UserError($"{path}: not a prune-sweep results.json ({e.Message.Split('\n')[0]})"); }
-        if (sweep is null || sweep.Rows is null || sweep.Rows.Count == 0) throw new UserError($"{path}: no rows");
+        var sweep = JsonFile.Load<PruneSweepCommand.SweepResult>(path, "prune-sweep results.json");
+        if (sweep.Rows is null || sweep.Rows.Count == 0) throw new UserError($"{path}: no rows");
         var cuts = sweep.Rows.SelectMany(r => new[]
         {
             (Row: r, Task: "wikitext2", Gap: r.WikiText2Ppl / sweep.DenseWikiText2Ppl - 1),
