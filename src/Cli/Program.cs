@@ -1,5 +1,6 @@
 using System.CommandLine;
 using NasPrune.Cli;
+using NasPrune.Cli.Bench;
 using NasPrune.Cli.Campaign;
 using NasPrune.Cli.Commands;
 

@@ -1,4 +1,4 @@
-using NasPrune.Cli.Campaign;
+using NasPrune.Search.Campaign;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
 using NasPrune.Search;
@@ -38,7 +38,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     public void ACampaignResumesAfterACrashWithoutRedoingFinishedStagesAndReportsFromItsDirectory()
     {
         var paths = new CampaignPaths(root);
-        var first = CampaignCommand.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU);
+        var first = CampaignPipeline.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
 
         Assert.Equal(["dense", "uniform", "random", "nasprune"], first.Rows.Select(r => r.Method));
         Assert.All(first.Rows, r => Assert.InRange(r.BlimpAcc!.Value, 0, 1)); // 2 pairs × 67 paradigms
@@ -59,7 +59,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         File.Delete(paths.FinalRow("nasprune", "none"));
         File.Delete(paths.Results);
         File.Delete(paths.Report);
-        var second = CampaignCommand.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU);
+        var second = CampaignPipeline.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
         var after = Snapshot(paths.Pairs).Concat(Snapshot(paths.SearchDir)).Concat(Snapshot(paths.RandomPairs)).ToDictionary();
         Assert.Equal(before.Keys.Order(), after.Keys.Order());
         foreach (var (file, (time, bytes)) in before)
@@ -83,7 +83,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         // Another configuration never mixes into this run directory.
         var other = TinyConfig();
         other.Seed = 99;
-        var e = Assert.Throws<UserError>(() => CampaignCommand.Run(other, paths, DataDirectory.Resolve(), CPU));
+        var e = Assert.Throws<UserError>(() => CampaignPipeline.Run(other, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance));
         Assert.Contains("another configuration", e.Message);
     }
 
@@ -119,7 +119,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         config.Predictor.Target = "kl";
         config.Active.Rounds = 1;
         var paths = new CampaignPaths(root);
-        var results = CampaignCommand.Run(config, paths, DataDirectory.Resolve(), CPU);
+        var results = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
 
         Assert.Equal("kl", results.Objective);
         var pairs = PairStore.ReadAll(paths.Pairs);

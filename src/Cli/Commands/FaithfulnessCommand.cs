@@ -57,7 +57,7 @@ public static class FaithfulnessCommand
 
     static SweepCheck CheckSweep(string path)
     {
-        var sweep = JsonFile.Load<PruneSweepCommand.SweepResult>(path, "prune-sweep results.json");
+        var sweep = JsonFile.Load<PruningSweep.SweepResult>(path, "prune-sweep results.json");
         if (sweep.Rows is null || sweep.Rows.Count == 0) throw new UserError($"{path}: no rows");
         var cuts = sweep.Rows.SelectMany(r => new[]
         {

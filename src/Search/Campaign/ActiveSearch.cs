@@ -7,7 +7,7 @@ using NasPrune.Evaluator.Pairs;
 using NasPrune.Predictor;
 using NasPrune.Search;
 
-namespace NasPrune.Cli.Campaign;
+namespace NasPrune.Search.Campaign;
 
 /// <summary>
 /// What one active round did (search/round-&lt;r&gt;.json). Predicted, measured and the predicted best are in the
@@ -30,7 +30,7 @@ public sealed record ActiveRound(
 /// with the same candidates and skips finished rounds.
 /// </summary>
 public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, PairEvaluator evaluator, ModelConfig baseConfig,
-    ImportanceProfile profile, Action<string> log)
+    ImportanceProfile profile, IProgressReporter reporter)
 {
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -80,7 +80,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
             var candidates = plan.Candidates.Select(c => Architecture.FromJson(c, paths.SearchPlan(r))).ToList();
             var predicted = predictor.PredictNll(candidates);
             var writer = new ShardWriter(paths.ActivePairs);
-            Output.WithProgress($"active round {r}: {candidates.Count} candidates", candidates.Count, progress =>
+            reporter.Track($"active round {r}: {candidates.Count} candidates", candidates.Count, progress =>
             {
                 for (int i = 0; i < candidates.Count; i++)
                 {
@@ -105,7 +105,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 predicted, measured, tau, bestAfter.WikiText2Nll, bestAfter.ArchId, improved, JsonNode.Parse(plan.Bounds)!,
                 config.ObjectiveName == PredictorTarget.Kl ? bestAfter.WikiText2Kl : null);
             AtomicFile.WriteAllText(recordPath, JsonSerializer.Serialize(record, Json) + "\n");
-            log($"round {r}: predicted best {plan.PredictedBest:F4}, real best {config.ObjectiveName} {config.ObjectiveOf(bestAfter):F4} ({(improved ? "improved" : "no improvement")}), " +
+            reporter.Log($"round {r}: predicted best {plan.PredictedBest:F4}, real best {config.ObjectiveName} {config.ObjectiveOf(bestAfter):F4} ({(improved ? "improved" : "no improvement")}), " +
                 $"τ on the {candidates.Count} new points {tau:F3}");
             rounds.Add(record);
             stale = improved ? 0 : stale + 1;

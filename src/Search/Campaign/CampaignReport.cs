@@ -5,7 +5,7 @@ using NasPrune.Common;
 using NasPrune.Common.Pairs;
 using NasPrune.Predictor;
 
-namespace NasPrune.Cli.Campaign;
+namespace NasPrune.Search.Campaign;
 
 /// <summary>
 /// report.md and its figures, made from a finished run directory alone (results.json, pairs, search rounds), so

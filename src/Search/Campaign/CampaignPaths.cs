@@ -1,4 +1,4 @@
-namespace NasPrune.Cli.Campaign;
+namespace NasPrune.Search.Campaign;
 
 /// <summary>The run directory's layout (shared DESIGN: "A campaign's run directory").</summary>
 public sealed record CampaignPaths(string Root)

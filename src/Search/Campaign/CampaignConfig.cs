@@ -6,7 +6,7 @@ using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
-namespace NasPrune.Cli.Campaign;
+namespace NasPrune.Search.Campaign;
 
 /// <summary>
 /// A campaign's configuration (YAML or JSON, snake_case keys). Every field has a default that runs on the embedded
