@@ -24,9 +24,9 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Remove = 0.3,
         BandWidth = 0.1,
         Pairs = new() { Count = 12, Windows = 2 },
-        Predictor = new() { Trees = 20, Leaves = 4 },
+        Predictor = new() { NumberOfTrees = 20, NumberOfLeaves = 4, LearningRate = 0.05 },
         Shrink = new() { Rounds = 1, SampleSize = 50 },
-        Evolution = new() { Population = 10, Generations = 3 },
+        Evolution = new() { Population = 10, Generations = 3, Elites = 1 },
         Active = new() { Rounds = 2, TopK = 2, Patience = 2 },
         Final = new() { MaxWindows = 2, BlimpLimit = 2, MmluLimit = 0, ZeroshotLimit = 0, Recover = ["none"], Export = false },
     };
@@ -103,7 +103,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         File.WriteAllText(path, "# defaults only\n");
         var defaults = CampaignConfig.Load(path);
         Assert.Equal(0.2, defaults.Remove);
-        Assert.Equal((0.78, 0.8), (Math.Round(defaults.Band.Min, 10), defaults.Band.Max));
+        Assert.Equal((0.78, 0.8), (Math.Round(defaults.Band.MinKept, 10), defaults.Band.MaxKept));
 
         // The shipped configurations load.
         string repo = Path.GetDirectoryName(DataDirectory.Resolve())!;
@@ -116,8 +116,8 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     {
         var config = TinyConfig();
         config.Objective = "kl";
-        config.Predictor.Target = "kl";
-        config.Active.Rounds = 1;
+        config.Predictor = config.Predictor with { Target = "kl" };
+        config.Active = config.Active with { Rounds = 1 };
         var paths = new CampaignPaths(root);
         var results = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
 
@@ -145,5 +145,48 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Contains("objective", Assert.Throws<UserError>(() => CampaignConfig.Load(path)).Message);
         File.WriteAllText(path, "objective: kl\npredictor:\n  target: kl\n");
         Assert.Equal("kl", CampaignConfig.Load(path).ObjectiveName);
+    }
+
+    [Theory]
+    [InlineData("evolution:\n  population: 2.5\n", ":2: evolution.population: '2.5' is not an integer")]
+    [InlineData("seed: 1e3\n", ":1: seed: '1e3' is not an integer")]
+    [InlineData("active:\n  top_k: 1\n", "active.top_k 1: at least 2")]
+    [InlineData("shrink:\n  rounds: 0\n", "shrink: shrink rounds 0: must be at least 1")]
+    [InlineData("final:\n  recover: [none, bogus]\n", "final.recover: 'bogus' is not one of none, ls, lora, ls+lora")]
+    [InlineData("predictor:\n  target: bogus\n", "predictor.target")]
+    [InlineData("predictor:\n  trees: 10\n", ":2: predictor.trees: unknown key (did you mean 'predictor.number_of_trees'?)")]
+    [InlineData("evolution:\n  seed: 3\n", ":2: evolution.seed: set by the campaign")]
+    [InlineData("evolution:\n  selection: roulette\n", "evolution.selection: 'roulette' is not one of tournament, truncation")]
+    [InlineData("final:\n  export: maybe\n", "final.export: 'maybe' is not true or false")]
+    [InlineData("pairs: 3\n", ":1: pairs: expected a mapping of keys")]
+    public void EveryConfigMistakeIsFoundBeforeAnyWorkAndNamesTheKey(string yaml, string expected)
+    {
+        Directory.CreateDirectory(root);
+        string path = Path.Combine(root, "c.yaml");
+        File.WriteAllText(path, yaml);
+        var e = Assert.Throws<UserError>(() => CampaignConfig.Load(path));
+        Assert.StartsWith(path, e.Message);
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void TheConfigSectionsAreTheStagesOptionsRecordsWithTheirDefaults()
+    {
+        Directory.CreateDirectory(root);
+        string path = Path.Combine(root, "c.yaml");
+        File.WriteAllText(path, "evolution:\n  population: 40\nactive:\n  top_k: 3\nseed: 7\n");
+        var c = CampaignConfig.Load(path);
+        Assert.Equal(new Predictor.PredictorOptions(), c.Predictor);
+        Assert.Equal(new ShrinkOptions(), c.Shrink);
+        Assert.Equal(new EvolutionOptions() with { Population = 40 }, c.Evolution);
+        // The campaign derives the per-round seeds and how many candidates evolution keeps.
+        Assert.Equal(new EvolutionOptions() with { Population = 40, TopK = 12, Seed = 7 + 200 }, c.EvolutionFor(2));
+        Assert.Equal(7 + 2, c.PredictorFor(2).Seed);
+        Assert.Equal(7 + 300, c.ShrinkFor(3).Seed);
+        // What --print-config shows loads back to the same configuration.
+        File.WriteAllText(path, c.ToYaml());
+        var again = CampaignConfig.Load(path);
+        Assert.Equal(c.ToYaml(), again.ToYaml());
     }
 }

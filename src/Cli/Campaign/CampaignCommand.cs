@@ -25,14 +25,20 @@ public static class CampaignCommand
         var device = CliOptions.Device();
         var json = CliOptions.Json();
         var data = CliOptions.Data();
+        var printConfig = new Option<bool>("--print-config") { Description = "print the resolved configuration with every default (YAML) and exit" };
         var command = new Command("campaign", "Run the whole search pipeline on one model and budget (resumable; writes results.json and report.md)")
         {
-            config, output, device, json, data,
+            config, output, device, json, data, printConfig,
         };
         command.SetAction(parse =>
         {
             string configPath = parse.GetValue(config)!;
             var c = CampaignConfig.Load(configPath);
+            if (parse.GetValue(printConfig))
+            {
+                Console.Write(c.ToYaml());
+                return 0;
+            }
             var paths = new CampaignPaths(Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", c.Name)));
             var results = CampaignPipeline.Run(c, paths, DataDirectory.Resolve(parse.GetValue(data)), DeviceChoice.Resolve(parse.GetValue(device)), Output.Reporter);
             if (parse.GetValue(json)) Output.WriteJson(results);

@@ -55,19 +55,16 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
             // Every measured pair by id; the round's new rows join it as they are written (no re-reading the store).
             var measuredById = pairs.GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
             var bestBefore = pairs.MinBy(config.ObjectiveOf)!;
-            var predictor = AccuracyPredictor.Train(pairs, baseConfig, profile, PredictorOptions(config, r));
+            var predictor = AccuracyPredictor.Train(pairs, baseConfig, profile, config.PredictorFor(r));
             double[] Fitness(IReadOnlyList<Architecture> candidates) => predictor.Predict(candidates);
 
             var plan = LoadPlan(r);
             if (plan is null)
             {
                 var mustKeep = new[] { bestBefore.ToArchitecture(paths.Pairs) };
-                var shrink = new SpaceShrinker(space).Shrink(new ShrinkOptions(config.Shrink.Rounds, config.Shrink.SampleSize, config.Shrink.TopQuantile,
-                    Seed: config.Seed + 100 * r), LayerBounds.Full(space.LayerCount), band, Fitness, mustKeep);
+                var shrink = new SpaceShrinker(space).Shrink(config.ShrinkFor(r), LayerBounds.Full(space.LayerCount), band, Fitness, mustKeep);
                 var seeds = pairs.OrderBy(config.ObjectiveOf).Take(10).Select(p => p.ToArchitecture(paths.Pairs)).ToList();
-                var evolution = new EvolutionarySearch(space).Run(new EvolutionOptions(config.Evolution.Population, config.Evolution.Generations,
-                        Elites: Math.Max(1, config.Evolution.Population / 20),
-                        TopK: config.Active.TopK * 4, Seed: config.Seed + 100 * r), shrink.Bounds, band, Fitness, seeds);
+                var evolution = new EvolutionarySearch(space).Run(config.EvolutionFor(r), shrink.Bounds, band, Fitness, seeds);
                 plan = new RoundPlan(evolution.Top.Where(t => !measuredById.ContainsKey(t.Architecture.Id)).Take(config.Active.TopK)
                         .Select(t => t.Architecture.ToJson().ToJsonString()).ToList(),
                     predictor.PredictNll([evolution.Top[0].Architecture])[0], evolution.Top[0].Architecture.Id,
@@ -117,14 +114,4 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
 
     RoundPlan? LoadPlan(int r) =>
         File.Exists(paths.SearchPlan(r)) ? JsonSerializer.Deserialize<RoundPlan>(File.ReadAllText(paths.SearchPlan(r)), Json) : null;
-
-    public static PredictorOptions PredictorOptions(CampaignConfig config, int round = 0) => new()
-    {
-        Target = config.Predictor.Target,
-        NumberOfTrees = config.Predictor.Trees,
-        NumberOfLeaves = config.Predictor.Leaves,
-        LearningRate = config.Predictor.LearningRate,
-        RidgeLambda = config.Predictor.Ridge,
-        Seed = unchecked((int)config.Seed) + round,
-    };
 }

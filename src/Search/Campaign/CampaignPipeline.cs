@@ -55,7 +55,7 @@ public static class CampaignPipeline
         var baseConfig = prepared.Model.Config;
         if (!File.Exists(paths.PredictorModel))
         {
-            var first = AccuracyPredictor.Train(PairStore.ReadAll(paths.Pairs), baseConfig, profile, ActiveSearch.PredictorOptions(c));
+            var first = AccuracyPredictor.Train(PairStore.ReadAll(paths.Pairs), baseConfig, profile, c.PredictorFor(0));
             first.Save(paths.PredictorModel);
         }
 

@@ -21,7 +21,7 @@ public sealed record ResultRow(
 /// overfitting to one domain), BLiMP (mean over its
 /// paradigms), MMLU 5-shot and the zero-shot suite, and timed (one forward of a context-length window at batch 1).
 /// </summary>
-public sealed class FinalVerification(PreparedModel prepared, CampaignConfig.FinalSection options, string dataDir, IProgressReporter reporter)
+public sealed class FinalVerification(PreparedModel prepared, FinalVerificationOptions options, string dataDir, IProgressReporter reporter)
 {
     IReadOnlyList<BlimpParadigm>? blimp;
     IReadOnlyList<MmluSubject>? mmlu;
