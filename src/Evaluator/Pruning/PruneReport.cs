@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using NasPrune.Evaluator.Importance;
+using NasPrune.Common;
 using NasPrune.Evaluator.Perplexity;
 
 namespace NasPrune.Evaluator.Pruning;

@@ -46,9 +46,12 @@ public static class CampaignPipeline
         // Objective kl measures both: the search minimises KL, the report still shows each pick's validation NLL.
         using var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTask.WikiText2.Name], c.Pairs.Windows, c.Pairs.WindowSeed,
             Measure: c.ObjectiveName == PredictorTarget.Kl ? PairMeasure.Both : PairMeasure.Nll));
+        // Both pairs directories (initial + active, and the random baseline's) carry the protocol they were measured
+        // under, so `nasprune sample --resume` into them with other settings is refused.
+        var protocol = PairProtocols.Describe(evaluator, calibration, min, max, "params", null, c.Seed);
         var initial = stream.Take(c.Pairs.Count).ToList();
         var pairsRun = reporter.Track($"initial pairs", initial.Count,
-            progress => new PairRunner(evaluator, paths.Pairs, ShardSpec.Single).Run(initial, c.Seed, progress: progress));
+            progress => new PairRunner(evaluator, paths.Pairs, protocol, ShardSpec.Single).Run(initial, c.Seed, progress: progress));
         reporter.Log($"initial pairs: {pairsRun.Evaluated} evaluated, {pairsRun.AlreadyPresent} already present ({pairsRun.PairsPerHour:F0} pairs/hour)");
 
         // Stage 3: the first predictor (kept for the record; the active loop retrains every round).
@@ -69,7 +72,7 @@ public static class CampaignPipeline
         var extra = stream.Skip(c.Pairs.Count).Take(nasPruneEvaluations - c.Pairs.Count).ToList();
         if (extra.Count > 0)
             reporter.Track("random-search baseline", extra.Count,
-                progress => new PairRunner(evaluator, paths.RandomPairs, ShardSpec.Single).Run(extra, c.Seed, "random", progress));
+                progress => new PairRunner(evaluator, paths.RandomPairs, protocol, ShardSpec.Single).Run(extra, c.Seed, "random", progress));
         var randomPairs = searchPairs.Where(p => p.Source == "sample")
             .Concat(Directory.Exists(paths.RandomPairs) && extra.Count > 0 ? PairStore.ReadAll(paths.RandomPairs) : []).ToList();
 
@@ -115,7 +118,7 @@ public static class CampaignPipeline
     static void RecordCampaign(CampaignConfig c, CampaignPaths paths, PreparedModel prepared)
     {
         var configJson = JsonSerializer.SerializeToElement(c, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
-        var record = new CampaignRecord(PairEvaluator.Version, prepared.ModelDir, prepared.ModelHash, configJson);
+        var record = new CampaignRecord(ProductVersion.Current, prepared.ModelDir, prepared.ModelHash, configJson);
         string text = ReportJson.Serialize(record);
         if (File.Exists(paths.CampaignJson))
         {
