@@ -40,12 +40,12 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         var paths = new CampaignPaths(root);
         var first = CampaignPipeline.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
 
-        Assert.Equal(["dense", "uniform", "random", "nasprune"], first.Rows.Select(r => r.Method));
+        Assert.Equal([CampaignMethod.Dense, CampaignMethod.Uniform, CampaignMethod.Random, CampaignMethod.NasPrune], first.Rows.Select(r => r.Method));
         Assert.All(first.Rows, r => Assert.InRange(r.BlimpAcc!.Value, 0, 1)); // 2 pairs × 67 paradigms
         Assert.Equal(2, first.BlimpLimit);
         var pairs = PairStore.ReadAll(paths.Pairs);
-        var nasprune = first.Rows.Single(r => r.Method == "nasprune");
-        var random = first.Rows.Single(r => r.Method == "random");
+        var nasprune = first.Rows.Single(r => r.Method == CampaignMethod.NasPrune);
+        var random = first.Rows.Single(r => r.Method == CampaignMethod.Random);
         Assert.Equal(pairs.Count, nasprune.RealEvaluations);
         Assert.Equal(nasprune.RealEvaluations, random.RealEvaluations); // the baseline gets as many real evaluations
         Assert.Equal(pairs.Min(p => p.WikiText2Nll), nasprune.ValidationNll);
@@ -56,7 +56,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
 
         // A crash after the search: the final stage's outputs are gone, everything before must be reused untouched.
         var before = Snapshot(paths.Pairs).Concat(Snapshot(paths.SearchDir)).Concat(Snapshot(paths.RandomPairs)).ToDictionary();
-        File.Delete(paths.FinalRow("nasprune", "none"));
+        File.Delete(paths.FinalRow(CampaignMethod.NasPrune, "none"));
         File.Delete(paths.Results);
         File.Delete(paths.Report);
         var second = CampaignPipeline.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
@@ -85,6 +85,31 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         other.Seed = 99;
         var e = Assert.Throws<UserError>(() => CampaignPipeline.Run(other, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance));
         Assert.Contains("another configuration", e.Message);
+    }
+
+    [Fact]
+    public void AKillInsideAnActiveRoundResumesToTheUninterruptedRound()
+    {
+        var paths = new CampaignPaths(root);
+        var config = TinyConfig();
+        config.Final = config.Final with { BlimpLimit = 0 };
+        var uninterrupted = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
+        string round1 = File.ReadAllText(paths.SearchRound(1));
+        var activeRows = PairStore.ReadAll(paths.ActivePairs);
+        Assert.True(activeRows.Count(r => r.Source == PairSource.Active(1)) >= 2);
+
+        // The state a kill leaves just after round 1 wrote its first row: its plan, one row, nothing later.
+        foreach (var f in Directory.GetFiles(paths.SearchDir).Where(f => !f.EndsWith("round-1.plan.json") && !f.EndsWith("round-1.bounds.json"))) File.Delete(f);
+        foreach (var d in new[] { paths.RandomPairs, paths.FinalDir, paths.ActivePairs }) Directory.Delete(d, recursive: true);
+        File.Delete(paths.Results);
+        new ShardWriter(paths.ActivePairs).Add(activeRows.First(r => r.Source == PairSource.Active(1)));
+
+        var resumed = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
+        // Round 1 is computed from exactly the pairs its plan was made from: same training pairs, predictions, τ and outcome.
+        Assert.Equal(round1, File.ReadAllText(paths.SearchRound(1)));
+        Assert.Equal(activeRows.Select(r => (r.ArchId, r.WikiText2Nll)), PairStore.ReadAll(paths.ActivePairs).Select(r => (r.ArchId, r.WikiText2Nll)));
+        Assert.Equal(uninterrupted.Rows.Select(r => (r.Method, r.ArchId, r.RealEvaluations, r.Wikitext2Ppl)),
+            resumed.Rows.Select(r => (r.Method, r.ArchId, r.RealEvaluations, r.Wikitext2Ppl)));
     }
 
     [Fact]
@@ -125,7 +150,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         var pairs = PairStore.ReadAll(paths.Pairs);
         Assert.All(pairs, p => Assert.True(p.WikiText2Kl > 0, $"{p.ArchId}: KL {p.WikiText2Kl}"));
         var best = pairs.MinBy(p => p.WikiText2Kl)!;
-        var nasprune = results.Rows.Single(r => r.Method == "nasprune");
+        var nasprune = results.Rows.Single(r => r.Method == CampaignMethod.NasPrune);
         Assert.Equal(best.ArchId, nasprune.ArchId); // the pick minimises KL; its validation NLL is still reported
         Assert.Equal(best.WikiText2Nll, nasprune.ValidationNll);
         Assert.Contains("\"objective\": \"kl\"", File.ReadAllText(paths.Results));

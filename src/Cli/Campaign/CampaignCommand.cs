@@ -45,7 +45,7 @@ public static class CampaignCommand
             else
             {
                 foreach (var r in results.Rows)
-                    Console.WriteLine($"{r.Method,-9} {r.Recovery,-5} params {r.Params,12:N0}  WikiText-2 {r.Wikitext2Ppl,9:F2}  PTB {r.PtbPpl,9:F2}  " +
+                    Console.WriteLine($"{r.Method.Key(),-9} {r.Recovery,-5} params {r.Params,12:N0}  WikiText-2 {r.Wikitext2Ppl,9:F2}  PTB {r.PtbPpl,9:F2}  " +
                                       $"BLiMP {r.BlimpAcc?.ToString("P1") ?? "–",7}  MMLU {r.MmluAcc?.ToString("P1") ?? "–",7}  zero-shot {r.ZeroshotAvg?.ToString("P1") ?? "–",7}  latency {r.LatencyMs:F1} ms  real evals {r.RealEvaluations}");
                 Console.WriteLine($"report: {paths.Report}");
             }

@@ -33,7 +33,7 @@ public sealed class PairRunner
         (this.evaluator, this.pairsDirectory, this.shard, this.rowsPerPart) = (evaluator, pairsDirectory, shard, rowsPerPart);
     }
 
-    public PairRunSummary Run(IReadOnlyList<Architecture> stream, long sampleSeed, string source = "sample", IProgress<int>? progress = null)
+    public PairRunSummary Run(IReadOnlyList<Architecture> stream, long sampleSeed, string source = PairSource.Sample, IProgress<int>? progress = null)
     {
         var present = PairStore.ExistingIds(pairsDirectory);
         var todo = new List<(int Position, Architecture Arch)>();

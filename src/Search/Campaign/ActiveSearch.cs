@@ -51,9 +51,13 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 stale = done.Improved ? 0 : stale + 1;
                 continue;
             }
-            var pairs = PairStore.ReadAll(paths.Pairs);
+            var stored = PairStore.ReadAll(paths.Pairs);
+            // The round is computed from exactly the pairs before it: after a crash inside the round, the rows it had
+            // already written are left out of its predictor and its best-before, so the resumed round equals the
+            // uninterrupted one. They still count as measured, so they are not evaluated twice.
+            var pairs = stored.Where(p => !(PairSource.ActiveRound(p.Source) >= r)).ToList();
             // Every measured pair by id; the round's new rows join it as they are written (no re-reading the store).
-            var measuredById = pairs.GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
+            var measuredById = stored.GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
             var bestBefore = pairs.MinBy(config.ObjectiveOf)!;
             var predictor = AccuracyPredictor.Train(pairs, baseConfig, profile, config.PredictorFor(r));
             double[] Fitness(IReadOnlyList<Architecture> candidates) => predictor.Predict(candidates);
@@ -83,10 +87,14 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 {
                     if (!measuredById.ContainsKey(candidates[i].Id))
                     {
+                        var started = System.Diagnostics.Stopwatch.StartNew();
                         var row = evaluator.Evaluate(candidates[i], out _);
-                        row.Source = $"active-{r}";
+                        row.Source = PairSource.Active(r);
+                        row.ShardIndex = 0;
+                        row.ShardCount = 1;
                         row.SampleSeed = config.Seed;
                         row.SampleIndex = i;
+                        row.WallSeconds = started.Elapsed.TotalSeconds;
                         writer.Add(row);
                         measuredById[row.ArchId] = row;
                     }

@@ -72,21 +72,21 @@ public static class CampaignPipeline
         var extra = stream.Skip(c.Pairs.Count).Take(nasPruneEvaluations - c.Pairs.Count).ToList();
         if (extra.Count > 0)
             reporter.Track("random-search baseline", extra.Count,
-                progress => new PairRunner(evaluator, paths.RandomPairs, protocol, ShardSpec.Single).Run(extra, c.Seed, "random", progress));
-        var randomPairs = searchPairs.Where(p => p.Source == "sample")
+                progress => new PairRunner(evaluator, paths.RandomPairs, protocol, ShardSpec.Single).Run(extra, c.Seed, PairSource.Random, progress));
+        var randomPairs = searchPairs.Where(p => p.Source == PairSource.Sample)
             .Concat(Directory.Exists(paths.RandomPairs) && extra.Count > 0 ? PairStore.ReadAll(paths.RandomPairs) : []).ToList();
 
         // Stage 6: final verification on test splits, export, results.json.
         var uniform = space.Uniform(c.Remove);
-        var methods = new List<(string Method, Architecture? Arch, int Evaluations, double? Nll)>
+        var methods = new List<(CampaignMethod Method, Architecture? Arch, int Evaluations, double? Nll)>
         {
-            ("dense", null, 0, null),
-            ("uniform", uniform, 0, searchPairs.FirstOrDefault(p => p.ArchId == uniform.Id)?.WikiText2Nll),
+            (CampaignMethod.Dense, null, 0, null),
+            (CampaignMethod.Uniform, uniform, 0, searchPairs.FirstOrDefault(p => p.ArchId == uniform.Id)?.WikiText2Nll),
         };
         var randomBest = randomPairs.MinBy(c.ObjectiveOf)!;
-        methods.Add(("random", randomBest.ToArchitecture(paths.RandomPairs), randomPairs.Count, randomBest.WikiText2Nll));
+        methods.Add((CampaignMethod.Random, randomBest.ToArchitecture(paths.RandomPairs), randomPairs.Count, randomBest.WikiText2Nll));
         var ours = searchPairs.MinBy(c.ObjectiveOf)!;
-        methods.Add(("nasprune", ours.ToArchitecture(paths.Pairs), nasPruneEvaluations, ours.WikiText2Nll));
+        methods.Add((CampaignMethod.NasPrune, ours.ToArchitecture(paths.Pairs), nasPruneEvaluations, ours.WikiText2Nll));
         reporter.Log($"final architectures: uniform {uniform.Id}, random best {randomBest.ArchId} (of {randomPairs.Count}), NasPrune best {ours.ArchId} (of {nasPruneEvaluations}, {activeEvaluations} from the active loop)");
 
         var lora = new LoraOptions { Seed = c.Seed };

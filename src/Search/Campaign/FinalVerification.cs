@@ -12,7 +12,7 @@ namespace NasPrune.Search.Campaign;
 
 /// <summary>One row of results.json (shared DESIGN), plus the recovery and architecture it was measured with.</summary>
 public sealed record ResultRow(
-    string Method, string Recovery, string? ArchId, long Params, double FlopsPerToken, double LatencyMs, double Wikitext2Ppl, double PtbPpl, double HeldoutPpl,
+    CampaignMethod Method, string Recovery, string? ArchId, long Params, double FlopsPerToken, double LatencyMs, double Wikitext2Ppl, double PtbPpl, double HeldoutPpl,
     double? BlimpAcc, double? MmluAcc, double? ZeroshotAvg, int RealEvaluations, double? ValidationNll);
 
 /// <summary>
@@ -27,20 +27,20 @@ public sealed class FinalVerification(PreparedModel prepared, FinalVerificationO
     IReadOnlyList<MmluSubject>? mmlu;
     IReadOnlyList<(TaskDefinition Task, IReadOnlyList<MultipleChoiceItem> Items)>? zeroShot;
 
-    public ResultRow Measure(string method, Architecture? architecture, RecoveryPlan recovery, int realEvaluations, double? validationNll,
+    public ResultRow Measure(CampaignMethod method, Architecture? architecture, RecoveryPlan recovery, int realEvaluations, double? validationNll,
         string? exportDir)
     {
         LlamaForCausalLM? extracted = null;
         try
         {
-            if (architecture is not null) extracted = CandidatePipeline.ExtractAndRecover(prepared, architecture, recovery, reporter, method);
+            if (architecture is not null) extracted = CandidatePipeline.ExtractAndRecover(prepared, architecture, recovery, reporter, method.Key());
             else prepared.Reset();
             var model = extracted ?? prepared.Model;
             if (exportDir is not null && extracted is not null)
                 ModelExport.Write(prepared, extracted, architecture!, exportDir, ExportFormat.HuggingFace);
             var config = model.Config;
             int seq = config.MaxPositionEmbeddings;
-            var ppl = CandidatePipeline.Perplexities(prepared, model, Split.Test, options.MaxWindows, $"{method}/{recovery.Name}", reporter)
+            var ppl = CandidatePipeline.Perplexities(prepared, model, Split.Test, options.MaxWindows, $"{method.Key()}/{recovery.Name}", reporter)
                 .ToDictionary(p => p.Task);
             double wiki = ppl[PerplexityTask.WikiText2.Name].Ppl, ptb = ppl[PerplexityTask.Ptb.Name].Ppl, heldout = ppl[PerplexityTask.HeldOut.Name].Ppl;
             var scorer = new LogLikelihoodScorer(model, new RequestEncoder(prepared.Tokenizer, seq), 8, ScoringMode.Batched);
@@ -50,20 +50,20 @@ public sealed class FinalVerification(PreparedModel prepared, FinalVerificationO
                 string folder = BlimpDataset.Locate(dataDir);
                 blimp ??= BlimpDataset.Load(folder, BlimpDataset.Resolve(folder, BlimpDataset.SuiteName).Paradigms, options.BlimpLimit);
                 var sentences = new LogLikelihoodScorer(model, scorer.Encoder, BlimpEvaluator.RowsPerForward, ScoringMode.Batched);
-                blimpAcc = reporter.Track($"{method}/{recovery.Name} blimp", blimp.Sum(p => p.Pairs.Count),
+                blimpAcc = reporter.Track($"{method.Key()}/{recovery.Name} blimp", blimp.Sum(p => p.Pairs.Count),
                     progress => BlimpEvaluator.Evaluate(sentences, blimp, BlimpDataset.SuiteName, progress)).Acc;
             }
             if (options.MmluLimit != 0)
             {
                 mmlu ??= MmluDataset.Load(MmluDataset.Locate(dataDir), 5, options.MmluLimit);
-                mmluAcc = reporter.Track($"{method}/{recovery.Name} mmlu", mmlu.Sum(s => s.Test.Count),
+                mmluAcc = reporter.Track($"{method.Key()}/{recovery.Name} mmlu", mmlu.Sum(s => s.Test.Count),
                     progress => MmluEvaluator.Evaluate(scorer, mmlu, 5, progress)).Acc;
             }
             if (options.ZeroshotLimit != 0)
             {
                 zeroShot ??= ZeroShotTasks.Resolve(ZeroShotTasks.Locate(dataDir), ZeroShotTasks.SuiteName)
                     .Select(t => (t, t.LoadItems(options.ZeroshotLimit))).ToList();
-                var results = zeroShot.Select(z => reporter.Track($"{method}/{recovery.Name} {z.Task.Task}", z.Items.Count,
+                var results = zeroShot.Select(z => reporter.Track($"{method.Key()}/{recovery.Name} {z.Task.Task}", z.Items.Count,
                     progress => MultipleChoiceEvaluator.Evaluate(scorer, z.Task, z.Items, progress))).ToList();
                 zeroShotAvg = MultipleChoiceAverage.Of(results).Reported;
             }
