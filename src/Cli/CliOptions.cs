@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace NasPrune.Cli;
 
-/// <summary>Options every command shares (see shared DESIGN: --seed, --device, --json, --data).</summary>
+/// <summary>Options every command shares (see docs/ARCHITECTURE.md: --seed, --device, --json, --data).</summary>
 public static class CliOptions
 {
     public static Option<string> Device() => new("--device")

@@ -48,6 +48,14 @@ public static class Output
         return result;
     }
 
+    /// <summary>Runs work of unknown length under a spinner on stderr (no progress bar that cannot move).</summary>
+    public static T WithStatus<T>(string description, Func<T> work)
+    {
+        T result = default!;
+        Err.Status().Start(Markup.Escape(description), _ => result = work());
+        return result;
+    }
+
     /// <summary>Synchronous progress (System.Progress posts to the thread pool, which would lag the bar).</summary>
     sealed class Progress(ProgressTask task) : IProgress<int>
     {

@@ -12,7 +12,7 @@ public sealed record LayerKeep(bool Keep, int Heads, int Ffn)
 }
 
 /// <summary>
-/// A sub-architecture of a base model: for each layer, absolute kept counts (shared DESIGN: "Architecture JSON",
+/// A sub-architecture of a base model: for each layer, absolute kept counts (docs/ARCHITECTURE.md: "Architecture JSON",
 /// <c>{"base": hash, "layers": [{"keep": true, "heads": 6, "ffn": 512}, ...]}</c>). Immutable; its <see cref="Id"/>
 /// is a stable short hash of the canonical JSON, so equal architectures have equal ids on every machine.
 /// Kept heads and channels are always a prefix of the importance-sorted layer, so the counts say everything.
@@ -62,6 +62,22 @@ public sealed record Architecture
     public long Params(ModelConfig baseConfig) => ToConfig(baseConfig).TotalParams;
 
     public double ForwardFlopsPerToken(ModelConfig baseConfig, int seqLen) => ToConfig(baseConfig).ForwardFlopsPerToken(seqLen);
+
+    /// <summary>Layer <paramref name="layer"/>'s kept share of the base layer's query heads (0 for a dropped layer or a base layer without heads).</summary>
+    public double HeadRatio(int layer, ModelConfig baseConfig)
+    {
+        var l = Layers[layer];
+        int full = baseConfig.Layers[layer].Heads;
+        return l.Keep && full > 0 ? (double)l.Heads / full : 0;
+    }
+
+    /// <summary>Layer <paramref name="layer"/>'s kept share of the base layer's FFN channels (0 for a dropped layer or a base layer without FFN).</summary>
+    public double FfnRatio(int layer, ModelConfig baseConfig)
+    {
+        var l = Layers[layer];
+        int full = baseConfig.Layers[layer].Ffn;
+        return l.Keep && full > 0 ? (double)l.Ffn / full : 0;
+    }
 
     /// <summary>Kept share of the base model's parameters (embeddings included, as the papers count).</summary>
     public double ParamRatio(ModelConfig baseConfig) => (double)Params(baseConfig) / baseConfig.TotalParams;

@@ -46,10 +46,7 @@ public sealed class AccuracyPredictor
         RidgeBase? ridge = null;
         if (options.RidgeLambda > 0 && options.Model != PredictorModelKind.Linear)
         {
-            ridge = RidgeBase.Fit(block, labels, featurizer.Count, options.RidgeLambda);
-            var trend = new double[labels.Length];
-            ridge.AddTo(trend, block);
-            labels = labels.Select((y, i) => y - trend[i]).ToArray();
+            (ridge, labels) = RidgeBase.FitWithResiduals(block, labels, featurizer.Count, options.RidgeLambda);
         }
         var fitted = FeatureModel.Fit(block, labels, featurizer.Count, options);
         var card = new PredictorCard
@@ -76,7 +73,7 @@ public sealed class AccuracyPredictor
     public double[] Targets(PairSet pairs) => Targets(pairs, Card.Target, Card.Uniform);
 
     /// <summary>Predicted target per candidate (lower is better), one batch transform for the whole list.</summary>
-    public double[] Predict(IReadOnlyList<Architecture> candidates)
+    public double[] PredictTarget(IReadOnlyList<Architecture> candidates)
     {
         if (candidates.Count == 0) return [];
         foreach (var a in candidates) RequireBase(a);
@@ -111,9 +108,9 @@ public sealed class AccuracyPredictor
     /// The predicted measure: the prediction plus, for the delta-uniform target, the uniform reference at the
     /// candidate's budget (NLL for nll and delta-uniform, KL for kl).
     /// </summary>
-    public double[] PredictNll(IReadOnlyList<Architecture> candidates)
+    public double[] PredictMeasure(IReadOnlyList<Architecture> candidates)
     {
-        var p = Predict(candidates);
+        var p = PredictTarget(candidates);
         if (Card.Uniform is { } u)
             for (int i = 0; i < p.Length; i++) p[i] += u.At(candidates[i].ParamRatio(BaseConfig));
         return p;
@@ -175,4 +172,12 @@ public sealed class AccuracyPredictor
 
     /// <summary>Checks evaluation pairs against the card: same base model (a UserError otherwise).</summary>
     public void RequireSameBase(PairSet pairs, string source) => pairs.RequireBase(Card.BaseModel, source);
+
+    /// <summary>Throws when any row was measured on another base model than this predictor's (checked before the rows are featurized).</summary>
+    public void RequireSameBase(IEnumerable<PairRecord> rows, string source)
+    {
+        var other = rows.FirstOrDefault(r => r.BaseModel != Card.BaseModel);
+        if (other is not null)
+            throw new UserError($"{source}: pairs are of base model {other.BaseModel}, the predictor was trained on {Card.BaseModel}");
+    }
 }

@@ -44,8 +44,7 @@ public sealed class PairSet
     /// <summary>A seeded random subset of <paramref name="count"/> rows (all of them when count ≥ Count).</summary>
     public PairSet Sample(int count, int seed)
     {
-        var order = Enumerable.Range(0, Count).ToArray();
-        new Random(seed).Shuffle(order);
+        var order = SeededPermutation.Of(Count, seed);
         return Subset(order.Take(Math.Min(count, Count)).Order());
     }
 

@@ -68,8 +68,7 @@ public static class PredictorStudy
         if (pairs.Count < 2 * s.Folds) throw new UserError($"cross-validation: {pairs.Count} pairs are too few for {s.Folds} folds");
         var uniform = Reference(pairs, o);
         var target = AccuracyPredictor.Targets(pairs, o.Target, uniform);
-        var order = Enumerable.Range(0, pairs.Count).ToArray();
-        new Random(s.Seed).Shuffle(order);
+        var order = SeededPermutation.Of(pairs.Count, s.Seed);
         var folds = Enumerable.Range(0, s.Folds).Select(f => order.Where((_, k) => k % s.Folds == f).Order().ToArray()).ToArray();
         var outOfFold = new double[pairs.Count];
         var scores = new List<ModelScore>();
@@ -81,7 +80,7 @@ public static class PredictorStudy
                 var testSet = test.ToHashSet();
                 var train = pairs.Subset(Enumerable.Range(0, pairs.Count).Where(i => !testSet.Contains(i)));
                 var p = AccuracyPredictor.Train(train, profile, configure(o), uniform);
-                var predicted = p.Predict(test.Select(i => pairs.Items[i].Arch).ToList());
+                var predicted = p.PredictTarget(test.Select(i => pairs.Items[i].Arch).ToList());
                 perFold.Add(PredictorMetrics.All(test.Select(i => target[i]).ToArray(), predicted));
                 if (learner == Learners[0].Name) for (int k = 0; k < test.Length; k++) outOfFold[test[k]] = predicted[k];
             }
@@ -104,7 +103,7 @@ public static class PredictorStudy
         double[] fastTree = [];
         foreach (var (learner, configure) in Learners)
         {
-            var predicted = AccuracyPredictor.Train(train, profile, configure(o), uniform).Predict(heldOut.Architectures);
+            var predicted = AccuracyPredictor.Train(train, profile, configure(o), uniform).PredictTarget(heldOut.Architectures);
             if (learner == Learners[0].Name) fastTree = predicted;
             scores.Add(new ModelScore(learner, PredictorMetrics.All(target, predicted)));
         }
@@ -131,7 +130,7 @@ public static class PredictorStudy
                 var runs = Enumerable.Range(0, repeats).Select(r =>
                 {
                     var subset = train.Sample(n, s.Seed + 7919 * r);
-                    return PredictorMetrics.All(target, AccuracyPredictor.Train(subset, profile, configure(o), uniform).Predict(eval.Architectures));
+                    return PredictorMetrics.All(target, AccuracyPredictor.Train(subset, profile, configure(o), uniform).PredictTarget(eval.Architectures));
                 }).ToList();
                 points.Add(Point(learner, n, runs));
             }
@@ -160,8 +159,7 @@ public static class PredictorStudy
             var curve = LearningCurve(train, heldOut, profile, o, s);
             return new StudyResult(cv.Scores, h.Scores, curve, "held-out pairs", h.Measured, h.Predicted, "held-out pairs");
         }
-        var order = Enumerable.Range(0, train.Count).ToArray();
-        new Random(s.Seed).Shuffle(order);
+        var order = SeededPermutation.Of(train.Count, s.Seed);
         int evalCount = Math.Max(2, train.Count / 5);
         var evalSet = train.Subset(order.Take(evalCount).Order());
         var curveTrain = train.Subset(order.Skip(evalCount).Order());

@@ -44,7 +44,7 @@ public static class PredictorTarget
         {
             var l = a.Layers[i];
             if (!l.Keep) return false;
-            double h = (double)l.Heads / config.Layers[i].Heads, f = (double)l.Ffn / config.Layers[i].Ffn;
+            double h = a.HeadRatio(i, config), f = a.FfnRatio(i, config);
             head ??= h; ffn ??= f;
             if (Math.Abs(h - head.Value) > 1e-9 || Math.Abs(f - ffn.Value) > 1e-9) return false;
         }

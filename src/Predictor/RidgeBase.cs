@@ -42,6 +42,18 @@ public sealed record RidgeBase(double Intercept, double[] Mean, double[] Scale, 
         return new RidgeBase(yMean, mean, scale, beta);
     }
 
+    /// <summary>
+    /// The predictor's recipe on a feature block, step one: the ridge trend, and the labels it leaves for the trees
+    /// (its residuals). Used by <see cref="AccuracyPredictor"/> and by the transfer study, which must fit alike.
+    /// </summary>
+    public static (RidgeBase Trend, double[] Residuals) FitWithResiduals(float[] block, double[] labels, int d, double lambda)
+    {
+        var ridge = Fit(block, labels, d, lambda);
+        var trend = new double[labels.Length];
+        ridge.AddTo(trend, block);
+        return (ridge, labels.Select((y, i) => y - trend[i]).ToArray());
+    }
+
     /// <summary>Solves A x = b for a symmetric positive definite A (the ridge normal equations).</summary>
     static double[] SolveCholesky(double[,] a, double[] b, int d)
     {

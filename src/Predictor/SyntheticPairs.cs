@@ -18,8 +18,7 @@ public static class SyntheticPairs
         double loss = 3.0;
         for (int i = 0; i < a.Layers.Count; i++)
         {
-            var l = a.Layers[i];
-            double head = l.Keep ? (double)l.Heads / c.Layers[i].Heads : 0, ffn = l.Keep ? (double)l.Ffn / c.Layers[i].Ffn : 0;
+            double head = a.HeadRatio(i, c), ffn = a.FfnRatio(i, c);
             double depthWeight = 1.5 - (double)i / a.Layers.Count; // early layers matter more
             loss += depthWeight * (0.8 * Math.Pow(1 - head, 1.5) + 0.5 * Math.Pow(1 - ffn, 1.5));
         }
@@ -47,8 +46,8 @@ public static class SyntheticPairs
     public static PairRecord Row(Architecture a, ModelConfig config, double nll, int index) => new()
     {
         ArchId = a.Id, BaseModel = a.Base, Architecture = a.ToJsonString(),
-        HeadRatio = a.Layers.Select((l, i) => (double)l.Heads / config.Layers[i].Heads).ToList(),
-        FfnRatio = a.Layers.Select((l, i) => (double)l.Ffn / config.Layers[i].Ffn).ToList(),
+        HeadRatio = a.Layers.Select((_, i) => a.HeadRatio(i, config)).ToList(),
+        FfnRatio = a.Layers.Select((_, i) => a.FfnRatio(i, config)).ToList(),
         LayerKept = a.Layers.Select(l => l.Keep ? 1.0 : 0.0).ToList(),
         Params = a.Params(config), ParamRatio = a.ParamRatio(config),
         WikiText2Nll = nll, WikiText2Ppl = Math.Exp(nll), Source = PairSource.Synthetic, SampleIndex = index,

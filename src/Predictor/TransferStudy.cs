@@ -56,8 +56,7 @@ public static class TransferStudy
             var runs = new Dictionary<string, List<MetricSet>> { [Scratch] = [], [FineTune] = [], [Pooled] = [] };
             for (int r = 0; r < repeats; r++)
             {
-                var order = Enumerable.Range(0, targetPool.Count).ToArray();
-                new Random(seed + 7919 * r + n).Shuffle(order);
+                var order = SeededPermutation.Of(targetPool.Count, seed + 7919 * r + n);
                 var pick = order.Take(n).ToArray();
                 var block = Rows(poolBlock, d, pick);
                 var labels = pick.Select(i => poolLabels[i]).ToArray();
@@ -91,10 +90,8 @@ public static class TransferStudy
     static Func<float[], double[]> FitLikePredictor(float[] block, double[] labels, int d, PredictorOptions o)
     {
         if (o.RidgeLambda <= 0) { var plain = FeatureModel.Fit(block, labels, d, o); return plain.Predict; }
-        var ridge = RidgeBase.Fit(block, labels, d, o.RidgeLambda);
-        var trend = new double[labels.Length];
-        ridge.AddTo(trend, block);
-        var trees = FeatureModel.Fit(block, labels.Select((y, i) => y - trend[i]).ToArray(), d, o);
+        var (ridge, residuals) = RidgeBase.FitWithResiduals(block, labels, d, o.RidgeLambda);
+        var trees = FeatureModel.Fit(block, residuals, d, o);
         return x => { var p = trees.Predict(x); ridge.AddTo(p, x); return p; };
     }
 

@@ -37,9 +37,8 @@ public sealed record LayerBounds(double[] HeadMin, double[] HeadMax, double[] Ff
     {
         for (int i = 0; i < a.Layers.Count; i++)
         {
-            var l = a.Layers[i];
             var stored = config.Layers[i];
-            double head = l.Keep ? (double)l.Heads / stored.Heads : 0, ffn = l.Keep ? (double)l.Ffn / stored.Ffn : 0;
+            double head = a.HeadRatio(i, config), ffn = a.FfnRatio(i, config);
             double headStep = (double)config.GroupSize / stored.Heads, ffnStep = 1.0 / space.Granularity.FfnSteps;
             if (head < HeadMin[i] - headStep || head > HeadMax[i] + 1e-9 || ffn < FfnMin[i] - ffnStep || ffn > FfnMax[i] + 1e-9) return false;
         }

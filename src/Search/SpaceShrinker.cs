@@ -146,8 +146,8 @@ public sealed class SpaceShrinker(PruningSpace space)
         {
             var stored = config.Layers[i];
             double headStep = stored.Heads > 0 ? (double)config.GroupSize / stored.Heads : 1, ffnStep = 1.0 / space.Granularity.FfnSteps;
-            var heads = top.Select(a => HeadRatio(a, i)).Order().ToArray();
-            var ffn = top.Select(a => FfnRatio(a, i)).Order().ToArray();
+            var heads = top.Select(a => a.HeadRatio(i, space.Base)).Order().ToArray();
+            var ffn = top.Select(a => a.FfnRatio(i, space.Base)).Order().ToArray();
             (headMin[i], headMax[i]) = Range(heads, current.HeadMin[i], current.HeadMax[i], o.MarginSteps * headStep, o.TailShare);
             (ffnMin[i], ffnMax[i]) = Range(ffn, current.FfnMin[i], current.FfnMax[i], o.MarginSteps * ffnStep, o.TailShare);
         }
@@ -171,24 +171,10 @@ public sealed class SpaceShrinker(PruningSpace space)
         foreach (var a in keep)
             for (int i = 0; i < space.LayerCount; i++)
             {
-                double h = HeadRatio(a, i), f = FfnRatio(a, i);
+                double h = a.HeadRatio(i, space.Base), f = a.FfnRatio(i, space.Base);
                 headMin[i] = Math.Min(headMin[i], h); headMax[i] = Math.Max(headMax[i], h);
                 ffnMin[i] = Math.Min(ffnMin[i], f); ffnMax[i] = Math.Max(ffnMax[i], f);
             }
         return new LayerBounds(headMin, headMax, ffnMin, ffnMax);
-    }
-
-    double HeadRatio(Architecture a, int layer)
-    {
-        var l = a.Layers[layer];
-        int full = space.Base.Layers[layer].Heads;
-        return l.Keep && full > 0 ? (double)l.Heads / full : 0;
-    }
-
-    double FfnRatio(Architecture a, int layer)
-    {
-        var l = a.Layers[layer];
-        int full = space.Base.Layers[layer].Ffn;
-        return l.Keep && full > 0 ? (double)l.Ffn / full : 0;
     }
 }

@@ -48,7 +48,15 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         var random = first.Rows.Single(r => r.Method == CampaignMethod.Random);
         Assert.Equal(pairs.Count, nasprune.RealEvaluations);
         Assert.Equal(nasprune.RealEvaluations, random.RealEvaluations); // the baseline gets as many real evaluations
-        Assert.Equal(pairs.Min(p => p.WikiText2Nll), nasprune.ValidationNll);
+        // The pick's validation NLL is a real measurement: re-measured here from scratch on the campaign's windows, and
+        // no stored pair (initial or active) measured lower.
+        using (var prepared = Evaluator.Pruning.PreparedModel.Prepare(tiny.Dir, DataDirectory.Resolve(), "activation", new CalibrationSettings(Seed: 1234), CPU))
+        using (var evaluator = new Evaluator.Pairs.PairEvaluator(prepared, new Evaluator.Pairs.PairEvaluationSettings(["wikitext2"], Windows: 2, WindowSeed: 1234)))
+        {
+            var pick = pairs.Single(p => p.ArchId == nasprune.ArchId).ToArchitecture("pairs");
+            Assert.Equal(evaluator.Evaluate(pick, out _).WikiText2Nll, nasprune.ValidationNll!.Value, 12);
+        }
+        Assert.All(pairs, p => Assert.True(p.WikiText2Nll >= nasprune.ValidationNll, $"{p.ArchId} {p.WikiText2Nll} < the pick's {nasprune.ValidationNll}"));
         Assert.All(pairs, p => Assert.InRange(p.ParamRatio, 0.6 - 1e-9, 0.7 + 1e-9));
         Assert.True(File.Exists(paths.SearchRound(1)));
         // The shrunken space is written as the sampler reads it, so more pairs can be drawn inside it.
@@ -72,8 +80,17 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         // The report is made from the run directory alone.
         foreach (var png in Directory.GetFiles(root, "*.png")) File.Delete(png);
         File.Delete(paths.Report);
-        CampaignReport.Write(paths);
+        // Under a decimal-comma culture: the report still reads "133.48", and the caller's culture is left alone.
+        var callerCulture = System.Globalization.CultureInfo.CurrentCulture;
+        System.Globalization.CultureInfo.CurrentCulture = new System.Globalization.CultureInfo("de-DE");
+        try
+        {
+            CampaignReport.Write(paths);
+            Assert.Equal("de-DE", System.Globalization.CultureInfo.CurrentCulture.Name);
+        }
+        finally { System.Globalization.CultureInfo.CurrentCulture = callerCulture; }
         string report = File.ReadAllText(paths.Report);
+        Assert.Contains($"| {first.Rows[0].Wikitext2Ppl.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} |", report);
         Assert.Contains("| nasprune | none |", report);
         Assert.Contains("BLiMP mean accuracy over its 67 paradigms (2 pairs each)", report);
         Assert.Contains("| uniform | none |", report);

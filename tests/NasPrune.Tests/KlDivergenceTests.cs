@@ -119,4 +119,28 @@ public sealed class KlDivergenceTests(TinyModelDirectory tiny) : IClassFixture<T
         Assert.Contains("--kl-topk", Assert.Throws<UserError>(() => Evaluator(prepared, PairMeasure.Kl, vocab)).Message);
         Assert.Contains("--measure", Assert.Throws<UserError>(() => Evaluator(prepared, "kld")).Message);
     }
+
+    [Fact]
+    public void PairsAreMeasuredOnValidationWindowsNeverOnTestText()
+    {
+        using var prepared = Prepare();
+        using var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings(["wikitext2", "ptb"], Windows: 3));
+        int seq = prepared.Model.Config.MaxPositionEmbeddings;
+        foreach (var task in new[] { PerplexityTask.WikiText2, PerplexityTask.Ptb })
+        {
+            string Key(long[] w) => string.Join(',', w);
+            var validation = PerplexityEvaluator.Windows(prepared.EvaluationTokens(task, Split.Validation), seq).Select(Key).ToHashSet();
+            var test = PerplexityEvaluator.Windows(prepared.EvaluationTokens(task, Split.Test), seq).Select(Key).ToHashSet();
+            var used = evaluator.TaskWindows(task);
+            Assert.Equal(3, used.Count);
+            Assert.All(used, w => Assert.Contains(Key(w), validation));
+            Assert.All(used, w => Assert.DoesNotContain(Key(w), test));
+        }
+        // The row says so, and its NLL is the dense model's on exactly those windows.
+        var row = evaluator.Evaluate(prepared.Space.Full, out _);
+        Assert.Equal("validation", row.EvalSplit);
+        prepared.Reset();
+        var (total, tokens) = PerplexityEvaluator.Score(prepared.Model, evaluator.TaskWindows(PerplexityTask.WikiText2), 8);
+        Assert.Equal(total / tokens, row.WikiText2Nll, 12);
+    }
 }

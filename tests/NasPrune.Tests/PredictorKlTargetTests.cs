@@ -33,7 +33,7 @@ public sealed class PredictorKlTargetTests
         Assert.Equal(PredictorTarget.Kl, predictor.Card.Target);
         var measured = predictor.Targets(test);
         Assert.Equal(test.Items.Select(p => p.Row.WikiText2Kl!.Value), measured);
-        double tau = PredictorMetrics.KendallTau(measured, predictor.Predict(test.Architectures));
+        double tau = PredictorMetrics.KendallTau(measured, predictor.PredictTarget(test.Architectures));
         Assert.True(tau > 0.8, $"Kendall τ {tau:F3} on held-out KL");
     }
 

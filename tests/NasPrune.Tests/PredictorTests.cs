@@ -25,7 +25,7 @@ public sealed class PredictorTests : IDisposable
         var train = SyntheticPairs.Generate(Config, 300, seed: 1);
         var test = new PairSet(SyntheticPairs.Generate(Config, 150, seed: 2), Config);
         var predictor = AccuracyPredictor.Train(train, Config, SyntheticPairs.Profile(Config), Fast);
-        double tau = PredictorMetrics.KendallTau(test.Nll, predictor.Predict(test.Architectures));
+        double tau = PredictorMetrics.KendallTau(test.Nll, predictor.PredictTarget(test.Architectures));
         Assert.True(tau > 0.9, $"Kendall τ {tau:F3} on held-out synthetic pairs");
     }
 
@@ -39,8 +39,8 @@ public sealed class PredictorTests : IDisposable
         predictor.Save(path);
         Assert.True(File.Exists(PredictorCard.PathFor(path)));
         var loaded = AccuracyPredictor.Load(path);
-        Assert.Equal(predictor.Predict(candidates), loaded.Predict(candidates));
-        Assert.Equal(predictor.PredictNll(candidates), loaded.PredictNll(candidates));
+        Assert.Equal(predictor.PredictTarget(candidates), loaded.PredictTarget(candidates));
+        Assert.Equal(predictor.PredictMeasure(candidates), loaded.PredictMeasure(candidates));
         Assert.Equal(predictor.Card.ToJson(), loaded.Card.ToJson());
         Assert.Equal(PredictorTarget.DeltaUniform, loaded.Card.Target);
     }
@@ -55,7 +55,7 @@ public sealed class PredictorTests : IDisposable
         var pairs = SyntheticPairs.Generate(Config, 100, seed: 5);
         var candidates = new PairSet(SyntheticPairs.Generate(Config, 80, seed: 6), Config).Architectures;
         var predictor = AccuracyPredictor.Train(pairs, Config, SyntheticPairs.Profile(Config), Fast with { Model = kind });
-        var fast = predictor.Predict(candidates);
+        var fast = predictor.PredictTarget(candidates);
         var transform = predictor.PredictTransform(candidates);
         var engine = predictor.PredictRowByRow(candidates);
         for (int i = 0; i < fast.Length; i++)
@@ -92,7 +92,7 @@ public sealed class PredictorTests : IDisposable
         var other = new PairSet(SyntheticPairs.Generate(Config, 20, seed: 9, baseHash: "0123456789ab"), Config);
         var e = Assert.Throws<UserError>(() => predictor.RequireSameBase(other, "other-pairs"));
         Assert.Contains("0123456789ab", e.Message);
-        Assert.Throws<UserError>(() => predictor.Predict(other.Architectures));
+        Assert.Throws<UserError>(() => predictor.PredictTarget(other.Architectures));
         Assert.Throws<UserError>(() => new PairSet([.. SyntheticPairs.Generate(Config, 5, 1), .. SyntheticPairs.Generate(Config, 5, 1, baseHash: "0123456789ab")], Config));
     }
 
@@ -153,11 +153,29 @@ public sealed class PredictorTests : IDisposable
 
         r = CliProcess.Run("predictor", "eval", "--predictor", model, "--pairs", held, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
+        // The command's figures are the saved predictor's, recomputed here from the library on the same pairs.
+        var saved = AccuracyPredictor.Load(model);
+        var heldSet = new PairSet(PairStore.ReadAll(held), Config, held);
+        var expected = PredictorMetrics.All(saved.Targets(heldSet), saved.PredictTarget(heldSet.Architectures));
+        using (var doc = System.Text.Json.JsonDocument.Parse(r.Stdout))
+        {
+            var first = doc.RootElement.GetProperty("scores")[0].GetProperty("metrics");
+            Assert.Equal(expected.Count, first.GetProperty("count").GetInt32());
+            Assert.Equal(expected.KendallTau, first.GetProperty("kendall_tau").GetDouble(), 12);
+            Assert.Equal(expected.Rmse, first.GetProperty("rmse").GetDouble(), 12);
+        }
 
         var arch = Path.Combine(dir, "arch.json");
-        new PairSet(SyntheticPairs.Generate(Config, 3, seed: 14, baseHash: hash), Config).Architectures[2].Save(arch);
+        var one = new PairSet(SyntheticPairs.Generate(Config, 3, seed: 14, baseHash: hash), Config).Architectures[2];
+        one.Save(arch);
         r = CliProcess.Run("predictor", "predict", "--predictor", model, "--arch", arch, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
+        using (var doc = System.Text.Json.JsonDocument.Parse(r.Stdout))
+        {
+            Assert.Equal(one.Id, doc.RootElement.GetProperty("arch_id").GetString());
+            Assert.Equal(saved.PredictTarget([one])[0], doc.RootElement.GetProperty("prediction").GetDouble(), 12);
+            Assert.Equal(saved.PredictMeasure([one])[0], doc.RootElement.GetProperty("predicted_nll").GetDouble(), 12);
+        }
 
         r = CliProcess.Run("predictor", "eval", "--predictor", model, "--pairs", foreign);
         Assert.Equal(2, r.ExitCode);

@@ -71,7 +71,6 @@ public sealed class SampleCommandTests(TinyModelDirectory tiny) : IClassFixture<
             Assert.Equal(3, r.HeadRatio.Count);
             Assert.InRange(r.ParamRatio, 0.5 - 1e-9, 0.8 + 1e-9);
             Assert.Equal(3, r.EvalWindows);
-            Assert.Equal("validation", r.EvalSplit);
             Assert.Equal(Math.Exp(r.WikiText2Nll), r.WikiText2Ppl, 9);
         });
         Assert.True(File.Exists(Path.Combine(single, "importance-profile.json")));

@@ -100,7 +100,8 @@ public static class BenchCommand
     {
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
-        var ids = randint(0, model.Config.VocabSize, [batch, seq], generator: new Generator(1)).to(device);
+        using var generator = new Generator(1);
+        var ids = randint(0, model.Config.VocabSize, [batch, seq], generator: generator).to(device);
         // The evaluation path itself: forward pass, output projection and loss (as `eval` and the pair evaluator run it).
         return batch * seq / BestOfRepeats.Seconds(() => tensor(model.NextTokenNll(ids).Nll), device, seconds);
     }

@@ -46,11 +46,11 @@ public static class PredictorBench
             }
             var candidates = RandomCandidates(predictor.BaseConfig, predictor.Card.BaseModel, n, unchecked((int)parse.GetValue(seed)));
             var warmUp = candidates.Take(Math.Min(n, 5000)).ToList(); // JIT tiers and ML.NET pipeline compilation
-            for (int r = 0; r < 3; r++) { predictor.Predict(warmUp); predictor.PredictTransform(warmUp); predictor.PredictRowByRow(warmUp); }
+            for (int r = 0; r < 3; r++) { predictor.PredictTarget(warmUp); predictor.PredictTransform(warmUp); predictor.PredictRowByRow(warmUp); }
 
             var figures = new List<BenchFigure>();
             var features = Time("featurize only", n, figures, () => predictor.Featurizer.FeaturizeAll(candidates));
-            var fast = Time("Predict: compiled trees (features + model)", n, figures, () => predictor.Predict(candidates));
+            var fast = Time("Predict: compiled trees (features + model)", n, figures, () => predictor.PredictTarget(candidates));
             var batch = Time("ML.NET batch transform (features + model)", n, figures, () => predictor.PredictTransform(candidates));
             var rows = Time("PredictionEngine per row (features + model)", n, figures, () => predictor.PredictRowByRow(candidates));
             double maxDiff = Enumerable.Range(0, n).Max(i => Math.Max(Math.Abs(fast[i] - batch[i]), Math.Abs(rows[i] - batch[i])));

@@ -122,7 +122,7 @@ public static class PredictorCommand
             Output.Log($"predictor: {train.Count} training pairs{(held is null ? "" : $", {held.Count} held-out")}, target {options.Target}, " +
                        $"{(profile is null ? "no importance profile" : $"importance profile '{profile.Criterion}'")}");
 
-            var result = Output.WithProgress("cross-validation, held-out, learning curve", 1, _ => PredictorStudy.Run(train, held, profile, options, study));
+            var result = Output.WithStatus("cross-validation, held-out, learning curve", () => PredictorStudy.Run(train, held, profile, options, study));
             var clock = Stopwatch.StartNew();
             var predictor = AccuracyPredictor.Train(train, profile, options);
             double trainSeconds = clock.Elapsed.TotalSeconds;
@@ -158,12 +158,10 @@ public static class PredictorCommand
             var predictor = AccuracyPredictor.Load(parse.GetValue(predictorPath)!);
             string dir = parse.GetValue(pairs)!;
             var rows = PairStore.ReadAll(dir);
-            var other = rows.FirstOrDefault(r => r.BaseModel != predictor.Card.BaseModel);
-            if (other is not null)
-                throw new UserError($"{dir}: pairs are of base model {other.BaseModel}, the predictor was trained on {predictor.Card.BaseModel}");
+            predictor.RequireSameBase(rows, dir);
             var set = new PairSet(rows, predictor.BaseConfig, dir);
             var target = predictor.Targets(set);
-            var predicted = predictor.Predict(set.Architectures);
+            var predicted = predictor.PredictTarget(set.Architectures);
             var scores = new List<ModelScore> { new(PredictorStudy.Name(predictor.Card.Options.Model), PredictorMetrics.All(target, predicted)) };
             if (parse.GetValue(csv) is { } csvPath)
             {
@@ -192,9 +190,9 @@ public static class PredictorCommand
             string text = parse.GetValue(arch)!;
             var a = text.TrimStart().StartsWith('{') ? Architecture.FromJson(text, "--arch") : Architecture.Load(text);
             a.Validate(predictor.BaseConfig, "--arch");
-            double prediction = predictor.Predict([a])[0];
+            double prediction = predictor.PredictTarget([a])[0];
             // A KL predictor says nothing about NLL; the others predict it (delta-uniform after adding the reference).
-            double? nll = predictor.Card.Target == PredictorTarget.Kl ? null : predictor.PredictNll([a])[0];
+            double? nll = predictor.Card.Target == PredictorTarget.Kl ? null : predictor.PredictMeasure([a])[0];
             var record = new PredictResult(a.Id, predictor.Card.Target, prediction, nll, a.ParamRatio(predictor.BaseConfig));
             if (parse.GetValue(json)) { Output.WriteJson(record); return 0; }
             string nllText = nll is double v ? $" (NLL {v:F4}, perplexity {Math.Exp(v):F2})" : "";

@@ -39,7 +39,7 @@ public static class PredictorTransferCommand
             string newHash = HfCheckpoint.ModelHash(newDir);
             var (pool, targetProfile) = PredictorCommand.ReadPairs(parse.GetValue(pairs)!, newConfig, newHash, newDir);
             var (held, _) = PredictorCommand.ReadPairs(parse.GetValue(heldOut)!, newConfig, newHash, newDir);
-            var result = Output.WithProgress("transfer study", 1, _ => TransferStudy.Run(source, sourceProfile, pool, held, targetProfile,
+            var result = Output.WithStatus("transfer study", () => TransferStudy.Run(source, sourceProfile, pool, held, targetProfile,
                 options, parse.GetValue(sizes)!, parse.GetValue(repeats), options.Seed));
             if (parse.GetValue(json)) { Output.WriteJson(result); return 0; }
             Console.WriteLine($"old family {result.SourceModel} ({result.SourcePairs} pairs) → new family {result.TargetModel} " +

@@ -23,7 +23,7 @@ public static class PruneCommand
         public readonly Option<string> Criterion = CliOptions.Criterion();
         public readonly Option<bool> Uniform = new("--uniform") { Description = "the same keep ratio in every layer (default method)" };
         public readonly Option<bool> Random = new("--random") { Description = "a random architecture at the budget (--seed)" };
-        public readonly Option<string?> Arch = new("--arch") { Description = "an architecture JSON file (shared DESIGN format)" };
+        public readonly Option<string?> Arch = new("--arch") { Description = "an architecture JSON file (docs/ARCHITECTURE.md)" };
         public readonly Option<double> Remove = new("--remove") { Description = "share of the parameters to remove, in (0, 1)", DefaultValueFactory = _ => 0.2 };
         public readonly Option<string?> Out = new("--out") { Description = "write the pruned model into this directory (--format)" };
         public readonly Option<string> Format = new("--format")

@@ -16,7 +16,7 @@ public sealed class PairRecord
 
     [JsonPropertyName("arch_id")] public string ArchId { get; set; } = "";
     [JsonPropertyName("base_model")] public string BaseModel { get; set; } = "";
-    /// <summary>The architecture JSON (shared DESIGN format): absolute kept counts, so the row rebuilds the candidate.</summary>
+    /// <summary>The architecture JSON (docs/ARCHITECTURE.md): absolute kept counts, so the row rebuilds the candidate.</summary>
     [JsonPropertyName("architecture")] public string Architecture { get; set; } = "";
     [JsonPropertyName("head_ratio")] public List<double> HeadRatio { get; set; } = [];
     [JsonPropertyName("ffn_ratio")] public List<double> FfnRatio { get; set; } = [];

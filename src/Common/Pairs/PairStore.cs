@@ -7,7 +7,7 @@ namespace NasPrune.Common.Pairs;
 public sealed record PairFile(string Path, IReadOnlyList<PairRecord> Rows);
 
 /// <summary>
-/// A directory of pair shards (shared DESIGN: <c>pairs/shard-&lt;i&gt;-of-&lt;N&gt;/part-&lt;k&gt;.parquet</c>; any
+/// A directory of pair shards (docs/ARCHITECTURE.md: <c>pairs/shard-&lt;i&gt;-of-&lt;N&gt;/part-&lt;k&gt;.parquet</c>; any
 /// *.parquet below the directory counts). Reading validates every file: a file that is not Parquet, or Parquet
 /// without the pair columns, is a <see cref="UserError"/> naming it. Files are never modified by reading.
 /// </summary>

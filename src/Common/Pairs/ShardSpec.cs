@@ -23,7 +23,7 @@ public sealed record ShardSpec(int Index, int Count)
 
     public bool Owns(int streamPosition) => streamPosition % Count == Index;
 
-    /// <summary>This worker's folder inside a pairs directory (shared DESIGN: pairs/shard-&lt;i&gt;-of-&lt;N&gt;/).</summary>
+    /// <summary>This worker's folder inside a pairs directory (docs/ARCHITECTURE.md: pairs/shard-&lt;i&gt;-of-&lt;N&gt;/).</summary>
     public string DirectoryName => $"shard-{Index}-of-{Count}";
 
     public override string ToString() => $"{Index}/{Count}";

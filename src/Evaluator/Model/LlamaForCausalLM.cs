@@ -487,7 +487,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     public void InitializeWeights(long seed, double std = 0.02)
     {
         using var _ = no_grad();
-        var generator = new Generator((ulong)seed);
+        using var generator = new Generator((ulong)seed);
         foreach (var (name, p) in named_parameters().OrderBy(p => p.name, StringComparer.Ordinal))
         {
             if (name.EndsWith("norm.weight")) p.fill_(1);

@@ -25,6 +25,9 @@ public sealed class PairEvaluator : IDisposable
     readonly double denseFlops;
     readonly int seqLen;
 
+    /// <summary>The split every pair is measured on: search never sees test data.</summary>
+    public const Split EvaluationSplit = Split.Validation;
+
     public PairEvaluator(PreparedModel prepared, PairEvaluationSettings settings)
     {
         if (settings.Windows <= 0) throw new UserError($"--windows {settings.Windows}: must be positive");
@@ -40,7 +43,7 @@ public sealed class PairEvaluator : IDisposable
         windows = settings.Tasks.Distinct().Select(name =>
         {
             var task = PerplexityTask.Get(name);
-            var all = PerplexityEvaluator.Windows(prepared.EvaluationTokens(task, Split.Validation), seqLen);
+            var all = PerplexityEvaluator.Windows(prepared.EvaluationTokens(task, EvaluationSplit), seqLen);
             if (all.Length < settings.Windows)
                 throw new UserError($"--windows {settings.Windows}: {name} validation has only {all.Length} windows of {seqLen} tokens");
             return (task, SeededSubset(all, settings.Windows, settings.WindowSeed));
@@ -67,8 +70,7 @@ public sealed class PairEvaluator : IDisposable
     /// <summary>A fixed random subset of windows (sorted, so the order of evaluation is the split's).</summary>
     static long[][] SeededSubset(long[][] all, int count, long seed)
     {
-        var order = Enumerable.Range(0, all.Length).ToArray();
-        new Random(unchecked((int)seed)).Shuffle(order);
+        var order = SeededPermutation.Of(all.Length, unchecked((int)seed));
         return order.Take(count).Order().Select(i => all[i]).ToArray();
     }
 
@@ -82,8 +84,8 @@ public sealed class PairEvaluator : IDisposable
             ArchId = a.Id,
             BaseModel = Prepared.ModelHash,
             Architecture = a.ToJson().ToJsonString(),
-            HeadRatio = a.Layers.Select((l, i) => l.Keep ? (double)l.Heads / config.Layers[i].Heads : 0).ToList(),
-            FfnRatio = a.Layers.Select((l, i) => l.Keep ? (double)l.Ffn / config.Layers[i].Ffn : 0).ToList(),
+            HeadRatio = a.Layers.Select((_, i) => a.HeadRatio(i, config)).ToList(),
+            FfnRatio = a.Layers.Select((_, i) => a.FfnRatio(i, config)).ToList(),
             LayerKept = a.Layers.Select(l => l.Keep ? 1.0 : 0.0).ToList(),
             Params = a.Params(config),
             ParamRatio = a.ParamRatio(config),
@@ -91,6 +93,7 @@ public sealed class PairEvaluator : IDisposable
             FlopsRatio = a.ForwardFlopsPerToken(config, seqLen) / denseFlops,
             Criterion = Prepared.Scores.Criterion,
             CalibrationSeed = Prepared.Calibration.Settings.Seed,
+            EvalSplit = EvaluationSplit.ToString().ToLowerInvariant(),
             EvalWindows = Settings.Windows,
             EvalSeqLen = seqLen,
             WindowSeed = Settings.WindowSeed,

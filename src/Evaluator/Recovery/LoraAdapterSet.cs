@@ -45,7 +45,7 @@ public sealed class LoraAdapterSet : IDisposable
         options.Validate();
         var config = model.Config;
         var device = model.model.embed_tokens.weight!.device;
-        var generator = new Generator((ulong)options.Seed);
+        using var generator = new Generator((ulong)options.Seed);
         var set = new LoraAdapterSet();
         try
         {

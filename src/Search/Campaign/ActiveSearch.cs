@@ -60,7 +60,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
             var measuredById = stored.GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
             var bestBefore = pairs.MinBy(config.ObjectiveOf)!;
             var predictor = AccuracyPredictor.Train(pairs, baseConfig, profile, config.PredictorFor(r));
-            double[] Fitness(IReadOnlyList<Architecture> candidates) => predictor.Predict(candidates);
+            double[] Fitness(IReadOnlyList<Architecture> candidates) => predictor.PredictTarget(candidates);
 
             var plan = LoadPlan(r);
             if (plan is null)
@@ -71,7 +71,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 var evolution = new EvolutionarySearch(space).Run(config.EvolutionFor(r), shrink.Bounds, band, Fitness, seeds);
                 plan = new RoundPlan(evolution.Top.Where(t => !measuredById.ContainsKey(t.Architecture.Id)).Take(config.Active.TopK)
                         .Select(t => t.Architecture.ToJson().ToJsonString()).ToList(),
-                    predictor.PredictNll([evolution.Top[0].Architecture])[0], evolution.Top[0].Architecture.Id,
+                    predictor.PredictMeasure([evolution.Top[0].Architecture])[0], evolution.Top[0].Architecture.Id,
                     shrink.Rounds.Select(s => s.OutputLog10Volume).Prepend(shrink.Rounds.FirstOrDefault()?.InputLog10Volume ?? 0).ToList(),
                     LayerBoundsJson.ToJson(shrink.Bounds).ToJsonString());
                 // The shrunken space on its own, as `nasprune sample --bounds` reads it (more pairs inside it).
@@ -79,7 +79,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 AtomicFile.WriteAllText(paths.SearchPlan(r), JsonSerializer.Serialize(plan, Json) + "\n");
             }
             var candidates = plan.Candidates.Select(c => Architecture.FromJson(c, paths.SearchPlan(r))).ToList();
-            var predicted = predictor.PredictNll(candidates);
+            var predicted = predictor.PredictMeasure(candidates);
             var writer = new ShardWriter(paths.ActivePairs);
             reporter.Track($"active round {r}: {candidates.Count} candidates", candidates.Count, progress =>
             {

@@ -35,18 +35,18 @@ public static class CampaignReport
 
         var md = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        CultureInfo.CurrentCulture = inv; // numbers in the report read the same on every machine
-        md.AppendLine($"# NasPrune campaign report").AppendLine();
-        md.AppendLine($"Model `{results.Model}` (hash {results.ModelHash}), {results.BudgetRemoved:P0} of parameters removed, criterion `{results.Criterion}`. ");
-        md.AppendLine($"Test splits, context {results.SeqLen} tokens{(results.MaxWindows is int w ? $", first {w} windows per task" : ", whole splits")}; " +
+        // Numbers in the report read the same on every machine: every line is formatted with the invariant culture.
+        md.AppendLine(inv, $"# NasPrune campaign report").AppendLine();
+        md.AppendLine(inv, $"Model `{results.Model}` (hash {results.ModelHash}), {results.BudgetRemoved:P0} of parameters removed, criterion `{results.Criterion}`. ");
+        md.AppendLine(inv, $"Test splits, context {results.SeqLen} tokens{(results.MaxWindows is int w ? $", first {w} windows per task" : ", whole splits")}; " +
                       $"BLiMP mean accuracy over its 67 paradigms{(results.BlimpLimit is int b ? $" ({b} pairs each)" : "")}; " +
                       $"MMLU 5-shot{(results.MmluLimit is int m ? $" ({m} questions per subject)" : "")}; zero-shot average of the reported metric over the seven tasks" +
                       $"{(results.ZeroshotLimit is int z ? $" ({z} items each)" : "")}. Search used validation data only.").AppendLine();
         md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | held-out PPL | BLiMP | MMLU | zero-shot avg | real evaluations |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results.Rows)
-            md.AppendLine(($"| {r.Method.Key()} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | {r.HeldoutPpl:F2} | " +
-                                             $"{Percent(r.BlimpAcc)} | {Percent(r.MmluAcc)} | {Percent(r.ZeroshotAvg)} | {r.RealEvaluations} |"));
+            md.AppendLine(inv, $"| {r.Method.Key()} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | {r.HeldoutPpl:F2} | " +
+                                             $"{Percent(r.BlimpAcc)} | {Percent(r.MmluAcc)} | {Percent(r.ZeroshotAvg)} | {r.RealEvaluations} |");
         md.AppendLine();
         foreach (var recovery in results.Rows.Select(r => r.Recovery).Distinct())
         {
@@ -54,21 +54,21 @@ public static class CampaignReport
             var ours = results.Rows.FirstOrDefault(r => r.Method == CampaignMethod.NasPrune && r.Recovery == recovery);
             var rnd = results.Rows.FirstOrDefault(r => r.Method == CampaignMethod.Random && r.Recovery == recovery);
             if (uniform is null || ours is null) continue;
-            md.AppendLine(($"- recovery `{recovery}`: NasPrune vs uniform WikiText-2 {Change(ours.Wikitext2Ppl, uniform.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, uniform.PtbPpl)}, held-out {Change(ours.HeldoutPpl, uniform.HeldoutPpl)}" +
-                (rnd is null ? "" : $"; vs random search WikiText-2 {Change(ours.Wikitext2Ppl, rnd.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, rnd.PtbPpl)}, held-out {Change(ours.HeldoutPpl, rnd.HeldoutPpl)}")));
+            md.AppendLine($"- recovery `{recovery}`: NasPrune vs uniform WikiText-2 {Change(ours.Wikitext2Ppl, uniform.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, uniform.PtbPpl)}, held-out {Change(ours.HeldoutPpl, uniform.HeldoutPpl)}" +
+                (rnd is null ? "" : $"; vs random search WikiText-2 {Change(ours.Wikitext2Ppl, rnd.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, rnd.PtbPpl)}, held-out {Change(ours.HeldoutPpl, rnd.HeldoutPpl)}"));
         }
         md.AppendLine().AppendLine("## Search").AppendLine();
-        md.AppendLine($"{pairs.Count} pairs evaluated on the validation measure ({pairs.Count(p => p.Source == PairSource.Sample)} initial random, " +
+        md.AppendLine(inv, $"{pairs.Count} pairs evaluated on the validation measure ({pairs.Count(p => p.Source == PairSource.Sample)} initial random, " +
                       $"{pairs.Count(p => p.Source != PairSource.Sample)} chosen by the active loop); the random-search baseline evaluated {random.Count} more from the same random stream.").AppendLine();
         if (rounds.Count > 0)
         {
             string objective = Label(results.Objective);
-            md.AppendLine($"Objective: validation {objective}.").AppendLine();
-            md.AppendLine($"| round | training pairs | shrunken space (log10 grid points) | predicted best {objective} | real best {objective} | τ on the new points | improved |");
+            md.AppendLine(inv, $"Objective: validation {objective}.").AppendLine();
+            md.AppendLine(inv, $"| round | training pairs | shrunken space (log10 grid points) | predicted best {objective} | real best {objective} | τ on the new points | improved |");
             md.AppendLine("|---:|---:|---|---:|---:|---:|---|");
             foreach (var r in rounds)
-                md.AppendLine(($"| {r.Round} | {r.TrainingPairs} | {string.Join(" → ", r.ShrinkLog10Volumes.Select(v => v.ToString("F1", inv)))} | " +
-                                                 $"{r.PredictedBest:F4} | {r.RealBest:F4} | {r.KendallTauOnNew:F3} | {(r.Improved ? "yes" : "no")} |"));
+                md.AppendLine(inv, $"| {r.Round} | {r.TrainingPairs} | {string.Join(" → ", r.ShrinkLog10Volumes.Select(v => v.ToString("F1", inv)))} | " +
+                                                 $"{r.PredictedBest:F4} | {r.RealBest:F4} | {r.KendallTauOnNew:F3} | {(r.Improved ? "yes" : "no")} |");
             md.AppendLine();
         }
         md.AppendLine("![Pareto front](pareto.png)").AppendLine();

@@ -10,7 +10,7 @@ using NasPrune.Evaluator.Export;
 
 namespace NasPrune.Search.Campaign;
 
-/// <summary>One row of results.json (shared DESIGN), plus the recovery and architecture it was measured with.</summary>
+/// <summary>One row of results.json (docs/ARCHITECTURE.md), plus the recovery and architecture it was measured with.</summary>
 public sealed record ResultRow(
     CampaignMethod Method, string Recovery, string? ArchId, long Params, double FlopsPerToken, double LatencyMs, double Wikitext2Ppl, double PtbPpl, double HeldoutPpl,
     double? BlimpAcc, double? MmluAcc, double? ZeroshotAvg, int RealEvaluations, double? ValidationNll);
