@@ -2,9 +2,6 @@ using NasPrune.Common;
 
 namespace NasPrune.Search;
 
-/// <summary>An architecture with its predicted metric (lower is better).</summary>
-public sealed record ScoredArchitecture(Architecture Architecture, double Score);
-
 /// <summary>
 /// One generation's figures: scores of its members (best, mean, median, worst), the best score seen so far,
 /// how many members are distinct, and how many new candidates the fitness scored for it.
