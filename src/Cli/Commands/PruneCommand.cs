@@ -138,6 +138,10 @@ public static class PruneCommand
         var before = Evaluate(prepared, prepared.Model, split, evalWindows, "pruned");
         prepared.Reset();
         IReadOnlyList<PerplexityResult>? after = null;
+        PruneResult Result() => new(Path.GetFullPath(modelDir), prepared.ModelHash, prepared.Scores.Criterion, method, budget,
+            architecture.Id, architecture.Params(config), config.TotalParams, architecture.ParamRatio(config),
+            architecture.ForwardFlopsPerToken(config, config.MaxPositionEmbeddings), config.ForwardFlopsPerToken(config.MaxPositionEmbeddings),
+            recovery.Name, calibration, before, after, outDir, architecture.ToJson());
         if (recovery.Name != "none" || outDir is not null)
         {
             using var pruned = prepared.Extract(architecture);
@@ -146,18 +150,9 @@ public static class PruneCommand
                 recovery.Run(prepared, pruned, Output.Log);
                 after = Evaluate(prepared, pruned, split, evalWindows, $"pruned + {recovery.Name}");
             }
-            if (outDir is not null) Write(prepared, pruned, architecture, outDir, format);
+            if (outDir is not null) Write(prepared, pruned, architecture, outDir, format, Result());
         }
-        var result = new PruneResult(Path.GetFullPath(modelDir), prepared.ModelHash, prepared.Scores.Criterion, method, budget,
-            architecture.Id, architecture.Params(config), config.TotalParams, architecture.ParamRatio(config),
-            architecture.ForwardFlopsPerToken(config, config.MaxPositionEmbeddings), config.ForwardFlopsPerToken(config.MaxPositionEmbeddings),
-            recovery.Name, calibration, before, after, outDir, architecture.ToJson());
-        if (outDir is not null)
-        {
-            File.WriteAllText(Path.Combine(outDir, "prune.json"), Output.ToJson(result) + "\n");
-            File.WriteAllText(Path.Combine(outDir, "README.md"),
-                ModelCard.Render(result, architecture.ToConfig(config), format, Environment.GetCommandLineArgs().Skip(1)));
-        }
+        var result = Result();
         return result;
     }
 
@@ -184,20 +179,28 @@ public static class PruneCommand
         public void Report(int value) => inner.Report(offset + value);
     }
 
-    /// <summary>Writes the model (checkpoint + tokenizer, or GGUF) and architecture into a staging folder, then moves it into place.</summary>
-    static void Write(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM pruned, Architecture architecture, string outDir, ExportFormat format)
+    /// <summary>
+    /// Writes the model (checkpoint + tokenizer, or GGUF), architecture, prune.json and model card into a staging
+    /// folder, then moves it into place: a fault (full disk) leaves no half-written --out and nothing of ours behind.
+    /// </summary>
+    static void Write(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM pruned, Architecture architecture, string outDir,
+        ExportFormat format, PruneResult result)
     {
-        string staging = OutputDirectory.BeginStaging(outDir);
-        if (format.Gguf)
-            GgufExport.Write(pruned, prepared.ModelDir, Path.Combine(staging, ExportFormat.GgufFileName), format.GgufType,
-                $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(prepared.ModelDir))} {architecture.Id}");
-        else
+        OutputDirectory.Write(outDir, staging =>
         {
-            HfCheckpoint.SaveModel(pruned, staging);
-            HfCheckpoint.CopyTokenizer(prepared.ModelDir, staging);
-        }
-        architecture.Save(Path.Combine(staging, "architecture.json"));
-        OutputDirectory.Publish(staging, outDir);
+            if (format.Gguf)
+                GgufExport.Write(pruned, prepared.ModelDir, Path.Combine(staging, ExportFormat.GgufFileName), format.GgufType,
+                    $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(prepared.ModelDir))} {architecture.Id}");
+            else
+            {
+                HfCheckpoint.SaveModel(pruned, staging);
+                HfCheckpoint.CopyTokenizer(prepared.ModelDir, staging);
+            }
+            architecture.Save(Path.Combine(staging, "architecture.json"));
+            File.WriteAllText(Path.Combine(staging, "prune.json"), Output.ToJson(result) + "\n");
+            File.WriteAllText(Path.Combine(staging, "README.md"),
+                ModelCard.Render(result, architecture.ToConfig(prepared.Model.Config), format, Environment.GetCommandLineArgs().Skip(1)));
+        });
         Output.Log($"wrote {outDir}");
     }
 

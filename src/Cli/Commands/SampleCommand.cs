@@ -97,6 +97,8 @@ public static class SampleCommand
             // Refuse before any work: an existing pairs directory is continued only on request, never overwritten.
             if (!isResume && Directory.Exists(outDir) && PairStore.Files(outDir).Count > 0)
                 throw new UserError($"{outDir}: already holds pairs; pass --resume to continue it, or choose another --out");
+            // One writer per shard: a second process resuming the same shard would evaluate and append the same rows.
+            using var shardLock = DirectoryLock.Acquire(Path.Combine(outDir, worker.DirectoryName), $"pairs shard {worker}");
 
             var settingsPath = Path.Combine(outDir, SettingsFile);
             var calibration = new CalibrationSettings(Seed: parse.GetValue(calibrationSeed));

@@ -39,6 +39,9 @@ public static class HfCheckpoint
             {
                 if (!tensors.TryGetValue(name, out var stored))
                     throw new UserError($"{source}: tensor '{name}' missing (config.json describes it)");
+                // A weight stored as integers or booleans is a broken conversion: copying it would silently cast counts to floats.
+                if (!stored.is_floating_point())
+                    throw new UserError($"{source}: tensor '{name}' is stored as {SafeTensorsDType.FromScalarType(stored.dtype)}; a weight must be a float dtype (F16, BF16, F32, F64)");
                 if (!stored.shape.SequenceEqual(parameter.shape))
                     throw new UserError($"{source}: tensor '{name}' has shape [{string.Join(",", stored.shape)}], config.json implies [{string.Join(",", parameter.shape)}]");
                 parameter.copy_(stored);
