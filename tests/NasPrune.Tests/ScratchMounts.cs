@@ -18,11 +18,11 @@ public sealed class ScratchMounts : IDisposable
     public string? Unavailable { get; }
     readonly List<string> mounted = [];
 
-    public ScratchMounts(Action<string> populate)
+    public ScratchMounts(Action<string> populate, long fullBytes = 256 << 10)
     {
         Directory.CreateDirectory(ReadOnly);
         Directory.CreateDirectory(Full);
-        Unavailable = Mount(ReadOnly, "size=8m") ?? Mount(Full, "size=256k");
+        Unavailable = Mount(ReadOnly, "size=8m") ?? Mount(Full, $"size={fullBytes}");
         if (!Available) return;
         populate(ReadOnly);
         Unavailable = Run("mount", "-o", "remount,ro", ReadOnly);
@@ -45,6 +45,17 @@ public sealed class ScratchMounts : IDisposable
         }
         catch (IOException) { } // ENOSPC: full
     }
+
+    /// <summary>Shrinks the filler so that about <paramref name="bytes"/> of <see cref="Full"/> are free (tmpfs counts whole pages).</summary>
+    public void LeaveFree(long bytes)
+    {
+        FillUp();
+        using var f = new FileStream(Filler, FileMode.Open, FileAccess.Write);
+        f.SetLength(Math.Max(0, f.Length - bytes));
+    }
+
+    /// <summary>Frees the whole of <see cref="Full"/> (the disk got space back).</summary>
+    public void Free() => File.Delete(Filler);
 
     string? Mount(string dir, string options)
     {

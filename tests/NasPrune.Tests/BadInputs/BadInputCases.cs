@@ -13,8 +13,6 @@ namespace NasPrune.Tests.BadInputs;
 /// </summary>
 public static class BadInputCases
 {
-    public static readonly IReadOnlyList<BadInput> All = Build();
-
     /// <summary>Small settings for commands that would otherwise evaluate for minutes if a case were (wrongly) accepted.</summary>
     static readonly Dictionary<string, string[]> ModelCommands = new()
     {
@@ -27,6 +25,9 @@ public static class BadInputCases
         ["sample"] = ["sample", "--count", "1", "--windows", "1", "--device", "cpu"],
         ["bench"] = ["bench", "--seconds", "0.01", "--batch-sizes", "1", "--device", "cpu"],
     };
+
+    // After ModelCommands: static fields initialize in declaration order.
+    public static readonly IReadOnlyList<BadInput> All = Build();
 
     static List<BadInput> Build()
     {
@@ -59,7 +60,7 @@ public static class BadInputCases
             ("weights missing", s => s.Model(m => File.Delete(Path.Combine(m, "model.safetensors"))), @"model\.safetensors", false, true),
             ("a float weight stored as I32", s => s.ModelDtype("model.layers.0.mlp.up_proj.weight", "F32", "I32"),
                 @"model\.safetensors: tensor 'model\.layers\.0\.mlp\.up_proj\.weight' is stored as I32; a weight must be a float dtype", false, true),
-            ("a float weight stored as BOOL-width U32", s => s.ModelDtype("model.norm.weight", "F32", "U32"),
+            ("a float weight stored as U32", s => s.ModelDtype("model.norm.weight", "F32", "U32"),
                 @"model\.safetensors: tensor 'model\.norm\.weight' is stored as U32", false, true),
             ("tokenizer ids past vocab_size", s => s.ModelTokenizerPastVocab(5), @"tokenizer\.json: token ids reach \d+, past config\.json's vocab_size \d+", true, false),
             ("tokenizer missing", s => s.Model(m => File.Delete(Path.Combine(m, "tokenizer.json"))), "tokenizer", true, false),

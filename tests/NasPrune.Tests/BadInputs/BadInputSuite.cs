@@ -11,7 +11,7 @@ namespace NasPrune.Tests.BadInputs;
 /// Commands run in-process (<see cref="InProcessCli"/>): the whole table takes about a minute.
 /// </summary>
 [Collection(InProcessCliCollection.Name)]
-public sealed partial class BadInputSuite(BadInputFixture fixture) : IClassFixture<BadInputFixture>
+public sealed partial class BadInputSuite(BadInputFixture fixture, Xunit.Abstractions.ITestOutputHelper log) : IClassFixture<BadInputFixture>
 {
     public static TheoryData<string> Plain() => Names(mounts: false);
     public static TheoryData<string> Mounted() => Names(mounts: true);
@@ -65,7 +65,9 @@ public sealed partial class BadInputSuite(BadInputFixture fixture) : IClassFixtu
         string[] scope = [fixture.Root, fixture.Mounts.Root];
         var before = Snapshot(scope);
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var r = InProcessCli.Run(args);
+        log.WriteLine($"{clock.Elapsed.TotalSeconds:F2} s: nasprune {string.Join(' ', args)}");
 
         string context = $"nasprune {string.Join(' ', args)}\nexit {r.ExitCode}\nstderr:\n{r.Stderr}";
         Assert.False(r.Stderr.Contains("   at "), "stack trace: " + context);
