@@ -11,10 +11,9 @@ public static class OutputDirectory
 {
     public static void CheckWritable(string outDir, bool force)
     {
-        if (File.Exists(outDir)) throw new UserError($"{outDir}: is a file (--out names a directory to create)");
+        OutputFile.CheckFolder(outDir);
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !force)
             throw new UserError($"{outDir}: output directory exists and is not empty (pass --force to replace it)");
-        OutputFile.CheckMount(Path.GetFullPath(outDir));
     }
 
     /// <summary>

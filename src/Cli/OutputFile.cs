@@ -13,10 +13,21 @@ public static class OutputFile
     {
         string full = Path.GetFullPath(path);
         if (Directory.Exists(full)) throw new UserError($"{full}: is a directory (--out names a file)");
+        if (Path.GetDirectoryName(full) is { } parent && FileFault.FileOnTheWay(parent) is { } file) throw new UserError($"{file}: is a file");
         if (File.Exists(full) && force != true)
             throw new UserError(force is null
                 ? $"{full}: already exists; choose another --out"
                 : $"{full}: already exists (pass --force to replace it)");
+        CheckMount(full);
+        return full;
+    }
+
+    /// <summary>Refuses a folder --out that is a file or lies below one, or sits on a read-only mount.</summary>
+    public static string CheckFolder(string path)
+    {
+        string full = Path.GetFullPath(path);
+        if (FileFault.FileOnTheWay(full) is { } file)
+            throw new UserError(file == full ? $"{full}: is a file (--out names a directory)" : $"{file}: is a file");
         CheckMount(full);
         return full;
     }

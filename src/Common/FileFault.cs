@@ -44,12 +44,12 @@ public static partial class FileFault
         };
         if (path is null) return cause;
         // A file where a directory was expected (or the reverse) is what the user must fix: say so plainly.
-        if (cause is "already exists" or "not a directory" && FileOnTheWay(path) is { } file) return $"{file}: is a file";
+        if (cause is "already exists" or "not a directory" or "no such file or directory" && FileOnTheWay(path) is { } file) return $"{file}: is a file";
         return $"{UserPath(path)}: {cause}";
     }
 
     /// <summary>The regular file at <paramref name="path"/> or at one of its parents, if any: what blocked a directory.</summary>
-    static string? FileOnTheWay(string path)
+    public static string? FileOnTheWay(string path)
     {
         for (string? p = Path.GetFullPath(path); !string.IsNullOrEmpty(p); p = Path.GetDirectoryName(p))
             if (File.Exists(p)) return p;

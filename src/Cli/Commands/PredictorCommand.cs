@@ -238,6 +238,7 @@ public static class PredictorCommand
         {
             string dir = parse.GetValue(output)!;
             if (Directory.Exists(dir)) throw new UserError($"{dir}: already exists; choose another --out");
+            OutputFile.CheckFolder(dir);
             string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(parse.GetValue(data));
             var config = HfCheckpoint.LoadConfig(modelDir);
             string hash = HfCheckpoint.ModelHash(modelDir);

@@ -77,7 +77,7 @@ public static class SampleCommand
             var setup = System.Diagnostics.Stopwatch.StartNew();
             string dataDir = DataDirectory.Resolve(parse.GetValue(data));
             string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(dataDir);
-            string outDir = Path.GetFullPath(parse.GetValue(output)!);
+            string outDir = OutputFile.CheckFolder(parse.GetValue(output)!);
             var worker = ShardSpec.Parse(parse.GetValue(shard)!);
             var band = new BudgetBand(parse.GetValue(minKept), parse.GetValue(maxKept));
             band.Validate();

@@ -39,7 +39,7 @@ public sealed class BadInputFixture : IDisposable
             model: {{Model}}
             remove: 0.3
             band_width: 0.1
-            pairs: {count: 6, windows: 2}
+            pairs: {count: 10, windows: 2}
             predictor: {trees: 10, leaves: 4}
             shrink: {rounds: 1, sample_size: 20}
             evolution: {population: 6, generations: 2}
