@@ -77,6 +77,20 @@ public sealed class DirectoryLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// The PID recorded in <paramref name="directory"/>'s lock file ("" when none is). Read through libc: .NET's own
+    /// reads take a shared flock, which a held lock refuses.
+    /// </summary>
+    public static string RecordedPid(string directory)
+    {
+        string path = System.IO.Path.Combine(System.IO.Path.GetFullPath(directory), FileName);
+        if (!OperatingSystem.IsLinux()) return File.Exists(path) ? File.ReadAllText(path).Trim() : "";
+        int fd = Native.open(path, 0 /* O_RDONLY */ | Native.O_CLOEXEC, 0);
+        if (fd < 0) return "";
+        try { return ReadPid(fd); }
+        finally { Native.close(fd); }
+    }
+
     static string ReadPid(int fd)
     {
         var buffer = new byte[32];

@@ -65,13 +65,10 @@ public static partial class FileFault
 
     /// <summary>
     /// The name the user asked for: an atomic write's temporary sibling ".NAME.&lt;guid&gt;.tmp" (see
-    /// <see cref="AtomicFile"/>) stands for NAME, which is what the user gave and will look for.
+    /// <see cref="AtomicFile"/>), or a staging folder of that form anywhere in the path, stands for NAME, which is what
+    /// the user gave and will look for.
     /// </summary>
-    static string UserPath(string path)
-    {
-        var m = TemporarySibling().Match(path);
-        return m.Success ? path[..m.Index] + "/" + m.Groups[1].Value : path;
-    }
+    static string UserPath(string path) => TemporarySibling().Replace(path, "/$1$2");
 
     /// <summary>Whether the mount holding <paramref name="path"/> (or its nearest existing parent) is read-only (/proc/self/mounts).</summary>
     public static bool IsReadOnlyMount(string path)
@@ -102,6 +99,6 @@ public static partial class FileFault
     [GeneratedRegex("'([^']+)'")]
     private static partial Regex QuotedPath();
 
-    [GeneratedRegex(@"/\.([^/]+)\.[0-9a-f]{32}\.tmp$")]
+    [GeneratedRegex(@"/\.([^/]+)\.[0-9a-f]{32}\.tmp(/|$)")]
     private static partial Regex TemporarySibling();
 }

@@ -28,13 +28,13 @@ public sealed class DirectoryLockTests(TinyModelDirectory tiny) : IClassFixture<
         string dir = Path.Combine(root, "d");
         using (var held = DirectoryLock.Acquire(dir, "test directory"))
         {
-            Assert.Equal($"{Environment.ProcessId}", File.ReadAllText(held.Path).Trim());
+            Assert.Equal($"{Environment.ProcessId}", DirectoryLock.RecordedPid(dir));
             // Another open file description is another holder, even in this process.
             var refused = Assert.Throws<UserError>(() => DirectoryLock.Acquire(dir, "test directory"));
             Assert.Equal($"{dir}: test directory is locked by another nasprune process (PID {Environment.ProcessId}, .nasprune.lock); " +
                          "one writer at a time: wait for it to finish or stop it", refused.Message);
         }
-        Assert.Equal("", File.ReadAllText(Path.Combine(dir, DirectoryLock.FileName)));
+        Assert.Equal("", File.ReadAllText(Path.Combine(dir, DirectoryLock.FileName))); // released: .NET may read it again
         using (DirectoryLock.Acquire(dir, "test directory")) { } // free again
     }
 
@@ -45,7 +45,7 @@ public sealed class DirectoryLockTests(TinyModelDirectory tiny) : IClassFixture<
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, DirectoryLock.FileName), "4194303\n"); // what a killed holder leaves: its PID, no lock
         using var taken = DirectoryLock.Acquire(dir, "test directory");
-        Assert.Equal($"{Environment.ProcessId}", File.ReadAllText(taken.Path).Trim());
+        Assert.Equal($"{Environment.ProcessId}", DirectoryLock.RecordedPid(dir));
     }
 
     [Fact]
@@ -70,6 +70,7 @@ public sealed class DirectoryLockTests(TinyModelDirectory tiny) : IClassFixture<
     {
         string run = Path.Combine(root, "run");
         string config = Path.Combine(root, "c.yaml");
+        Directory.CreateDirectory(root);
         File.WriteAllText(config, $"name: locked\nmodel: {tiny.Dir}\n");
         using var held = DirectoryLock.Acquire(run, "campaign run directory");
         var second = CliProcess.Run("campaign", "--config", config, "--out", run, "--device", "cpu");
@@ -90,7 +91,7 @@ public sealed class DirectoryLockTests(TinyModelDirectory tiny) : IClassFixture<
         _ = child.StandardError.ReadToEndAsync();
         // Kill it while it holds the lock (its PID is in the file), as a node failure or the OOM killer would.
         var clock = Stopwatch.StartNew();
-        while (!(File.Exists(lockFile) && File.ReadAllText(lockFile).Trim() == $"{child.Id}"))
+        while (DirectoryLock.RecordedPid(Path.GetDirectoryName(lockFile)!) != $"{child.Id}")
         {
             Assert.False(child.HasExited, "the sampler ended before it was killed");
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the sampler never took the lock");
