@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NasPrune.Cli.Bench;
 using NasPrune.Cli.Campaign;
 using NasPrune.Cli.Commands;
 

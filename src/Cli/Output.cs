@@ -16,21 +16,20 @@ public static class Output
         Out = new AnsiConsoleOutput(Console.Error),
     });
 
-    static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        // Prompt formats hold quotes, '<' and '+': keep them readable (still valid JSON; stdout is no HTML page).
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-
-    public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, JsonOptions);
+    public static string ToJson<T>(T value) => Common.ReportJson.Serialize(value);
 
     public static void WriteJson<T>(T value) => Console.Out.WriteLine(ToJson(value));
 
     public static void Log(string message) => Console.Error.WriteLine(message);
+
+    /// <summary>Library progress on this console: log lines and progress bars on stderr.</summary>
+    public static readonly Common.IProgressReporter Reporter = new ConsoleReporter();
+
+    sealed class ConsoleReporter : Common.IProgressReporter
+    {
+        public void Log(string message) => Output.Log(message);
+        public T Track<T>(string label, int total, Func<IProgress<int>, T> work) => WithProgress(label, total, work);
+    }
 
     /// <summary>Runs <paramref name="work"/> under a progress bar on stderr; the bar advances on each report.</summary>
     public static T WithProgress<T>(string description, int total, Func<IProgress<int>, T> work)

@@ -51,7 +51,7 @@ public static class SyntheticPairs
         FfnRatio = a.Layers.Select((l, i) => (double)l.Ffn / config.Layers[i].Ffn).ToList(),
         LayerKept = a.Layers.Select(l => l.Keep ? 1.0 : 0.0).ToList(),
         Params = a.Params(config), ParamRatio = a.ParamRatio(config),
-        WikiText2Nll = nll, WikiText2Ppl = Math.Exp(nll), Source = "synthetic", SampleIndex = index,
+        WikiText2Nll = nll, WikiText2Ppl = Math.Exp(nll), Source = PairSource.Synthetic, SampleIndex = index,
     };
 
     /// <summary>An importance profile whose scores fall with position (kept-prefix order) and with depth.</summary>

@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using NasPrune.Cli.Campaign;
+using NasPrune.Search.Campaign;
 using NasPrune.Common;
 using NasPrune.Evaluator.Checkpoints;
 using NasPrune.Evaluator.Harness;

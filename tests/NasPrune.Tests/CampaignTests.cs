@@ -1,4 +1,4 @@
-using NasPrune.Cli.Campaign;
+using NasPrune.Search.Campaign;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
 using NasPrune.Search;
@@ -24,9 +24,9 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Remove = 0.3,
         BandWidth = 0.1,
         Pairs = new() { Count = 12, Windows = 2 },
-        Predictor = new() { Trees = 20, Leaves = 4 },
+        Predictor = new() { NumberOfTrees = 20, NumberOfLeaves = 4, LearningRate = 0.05 },
         Shrink = new() { Rounds = 1, SampleSize = 50 },
-        Evolution = new() { Population = 10, Generations = 3 },
+        Evolution = new() { Population = 10, Generations = 3, Elites = 1 },
         Active = new() { Rounds = 2, TopK = 2, Patience = 2 },
         Final = new() { MaxWindows = 2, BlimpLimit = 2, MmluLimit = 0, ZeroshotLimit = 0, Recover = ["none"], Export = false },
     };
@@ -38,14 +38,14 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     public void ACampaignResumesAfterACrashWithoutRedoingFinishedStagesAndReportsFromItsDirectory()
     {
         var paths = new CampaignPaths(root);
-        var first = CampaignCommand.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU);
+        var first = CampaignPipeline.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
 
-        Assert.Equal(["dense", "uniform", "random", "nasprune"], first.Rows.Select(r => r.Method));
+        Assert.Equal([CampaignMethod.Dense, CampaignMethod.Uniform, CampaignMethod.Random, CampaignMethod.NasPrune], first.Rows.Select(r => r.Method));
         Assert.All(first.Rows, r => Assert.InRange(r.BlimpAcc!.Value, 0, 1)); // 2 pairs × 67 paradigms
         Assert.Equal(2, first.BlimpLimit);
         var pairs = PairStore.ReadAll(paths.Pairs);
-        var nasprune = first.Rows.Single(r => r.Method == "nasprune");
-        var random = first.Rows.Single(r => r.Method == "random");
+        var nasprune = first.Rows.Single(r => r.Method == CampaignMethod.NasPrune);
+        var random = first.Rows.Single(r => r.Method == CampaignMethod.Random);
         Assert.Equal(pairs.Count, nasprune.RealEvaluations);
         Assert.Equal(nasprune.RealEvaluations, random.RealEvaluations); // the baseline gets as many real evaluations
         Assert.Equal(pairs.Min(p => p.WikiText2Nll), nasprune.ValidationNll);
@@ -56,10 +56,10 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
 
         // A crash after the search: the final stage's outputs are gone, everything before must be reused untouched.
         var before = Snapshot(paths.Pairs).Concat(Snapshot(paths.SearchDir)).Concat(Snapshot(paths.RandomPairs)).ToDictionary();
-        File.Delete(paths.FinalRow("nasprune", "none"));
+        File.Delete(paths.FinalRow(CampaignMethod.NasPrune, "none"));
         File.Delete(paths.Results);
         File.Delete(paths.Report);
-        var second = CampaignCommand.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU);
+        var second = CampaignPipeline.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
         var after = Snapshot(paths.Pairs).Concat(Snapshot(paths.SearchDir)).Concat(Snapshot(paths.RandomPairs)).ToDictionary();
         Assert.Equal(before.Keys.Order(), after.Keys.Order());
         foreach (var (file, (time, bytes)) in before)
@@ -83,8 +83,33 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         // Another configuration never mixes into this run directory.
         var other = TinyConfig();
         other.Seed = 99;
-        var e = Assert.Throws<UserError>(() => CampaignCommand.Run(other, paths, DataDirectory.Resolve(), CPU));
+        var e = Assert.Throws<UserError>(() => CampaignPipeline.Run(other, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance));
         Assert.Contains("another configuration", e.Message);
+    }
+
+    [Fact]
+    public void AKillInsideAnActiveRoundResumesToTheUninterruptedRound()
+    {
+        var paths = new CampaignPaths(root);
+        var config = TinyConfig();
+        config.Final = config.Final with { BlimpLimit = 0 };
+        var uninterrupted = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
+        string round1 = File.ReadAllText(paths.SearchRound(1));
+        var activeRows = PairStore.ReadAll(paths.ActivePairs);
+        Assert.True(activeRows.Count(r => r.Source == PairSource.Active(1)) >= 2);
+
+        // The state a kill leaves just after round 1 wrote its first row: its plan, one row, nothing later.
+        foreach (var f in Directory.GetFiles(paths.SearchDir).Where(f => !f.EndsWith("round-1.plan.json") && !f.EndsWith("round-1.bounds.json"))) File.Delete(f);
+        foreach (var d in new[] { paths.RandomPairs, paths.FinalDir, paths.ActivePairs }) Directory.Delete(d, recursive: true);
+        File.Delete(paths.Results);
+        new ShardWriter(paths.ActivePairs).Add(activeRows.First(r => r.Source == PairSource.Active(1)));
+
+        var resumed = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
+        // Round 1 is computed from exactly the pairs its plan was made from: same training pairs, predictions, τ and outcome.
+        Assert.Equal(round1, File.ReadAllText(paths.SearchRound(1)));
+        Assert.Equal(activeRows.Select(r => (r.ArchId, r.WikiText2Nll)), PairStore.ReadAll(paths.ActivePairs).Select(r => (r.ArchId, r.WikiText2Nll)));
+        Assert.Equal(uninterrupted.Rows.Select(r => (r.Method, r.ArchId, r.RealEvaluations, r.Wikitext2Ppl)),
+            resumed.Rows.Select(r => (r.Method, r.ArchId, r.RealEvaluations, r.Wikitext2Ppl)));
     }
 
     [Fact]
@@ -103,7 +128,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         File.WriteAllText(path, "# defaults only\n");
         var defaults = CampaignConfig.Load(path);
         Assert.Equal(0.2, defaults.Remove);
-        Assert.Equal((0.78, 0.8), (Math.Round(defaults.Band.Min, 10), defaults.Band.Max));
+        Assert.Equal((0.78, 0.8), (Math.Round(defaults.Band.MinKept, 10), defaults.Band.MaxKept));
 
         // The shipped configurations load.
         string repo = Path.GetDirectoryName(DataDirectory.Resolve())!;
@@ -116,16 +141,16 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     {
         var config = TinyConfig();
         config.Objective = "kl";
-        config.Predictor.Target = "kl";
-        config.Active.Rounds = 1;
+        config.Predictor = config.Predictor with { Target = "kl" };
+        config.Active = config.Active with { Rounds = 1 };
         var paths = new CampaignPaths(root);
-        var results = CampaignCommand.Run(config, paths, DataDirectory.Resolve(), CPU);
+        var results = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
 
         Assert.Equal("kl", results.Objective);
         var pairs = PairStore.ReadAll(paths.Pairs);
         Assert.All(pairs, p => Assert.True(p.WikiText2Kl > 0, $"{p.ArchId}: KL {p.WikiText2Kl}"));
         var best = pairs.MinBy(p => p.WikiText2Kl)!;
-        var nasprune = results.Rows.Single(r => r.Method == "nasprune");
+        var nasprune = results.Rows.Single(r => r.Method == CampaignMethod.NasPrune);
         Assert.Equal(best.ArchId, nasprune.ArchId); // the pick minimises KL; its validation NLL is still reported
         Assert.Equal(best.WikiText2Nll, nasprune.ValidationNll);
         Assert.Contains("\"objective\": \"kl\"", File.ReadAllText(paths.Results));
@@ -145,5 +170,48 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Contains("objective", Assert.Throws<UserError>(() => CampaignConfig.Load(path)).Message);
         File.WriteAllText(path, "objective: kl\npredictor:\n  target: kl\n");
         Assert.Equal("kl", CampaignConfig.Load(path).ObjectiveName);
+    }
+
+    [Theory]
+    [InlineData("evolution:\n  population: 2.5\n", ":2: evolution.population: '2.5' is not an integer")]
+    [InlineData("seed: 1e3\n", ":1: seed: '1e3' is not an integer")]
+    [InlineData("active:\n  top_k: 1\n", "active.top_k 1: at least 2")]
+    [InlineData("shrink:\n  rounds: 0\n", "shrink: shrink rounds 0: must be at least 1")]
+    [InlineData("final:\n  recover: [none, bogus]\n", "final.recover: 'bogus' is not one of none, ls, lora, ls+lora")]
+    [InlineData("predictor:\n  target: bogus\n", "predictor.target")]
+    [InlineData("predictor:\n  trees: 10\n", ":2: predictor.trees: unknown key (did you mean 'predictor.number_of_trees'?)")]
+    [InlineData("evolution:\n  seed: 3\n", ":2: evolution.seed: set by the campaign")]
+    [InlineData("evolution:\n  selection: roulette\n", "evolution.selection: 'roulette' is not one of tournament, truncation")]
+    [InlineData("final:\n  export: maybe\n", "final.export: 'maybe' is not true or false")]
+    [InlineData("pairs: 3\n", ":1: pairs: expected a mapping of keys")]
+    public void EveryConfigMistakeIsFoundBeforeAnyWorkAndNamesTheKey(string yaml, string expected)
+    {
+        Directory.CreateDirectory(root);
+        string path = Path.Combine(root, "c.yaml");
+        File.WriteAllText(path, yaml);
+        var e = Assert.Throws<UserError>(() => CampaignConfig.Load(path));
+        Assert.StartsWith(path, e.Message);
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void TheConfigSectionsAreTheStagesOptionsRecordsWithTheirDefaults()
+    {
+        Directory.CreateDirectory(root);
+        string path = Path.Combine(root, "c.yaml");
+        File.WriteAllText(path, "evolution:\n  population: 40\nactive:\n  top_k: 3\nseed: 7\n");
+        var c = CampaignConfig.Load(path);
+        Assert.Equal(new Predictor.PredictorOptions(), c.Predictor);
+        Assert.Equal(new ShrinkOptions(), c.Shrink);
+        Assert.Equal(new EvolutionOptions() with { Population = 40 }, c.Evolution);
+        // The campaign derives the per-round seeds and how many candidates evolution keeps.
+        Assert.Equal(new EvolutionOptions() with { Population = 40, TopK = 12, Seed = 7 + 200 }, c.EvolutionFor(2));
+        Assert.Equal(7 + 2, c.PredictorFor(2).Seed);
+        Assert.Equal(7 + 300, c.ShrinkFor(3).Seed);
+        // What --print-config shows loads back to the same configuration.
+        File.WriteAllText(path, c.ToYaml());
+        var again = CampaignConfig.Load(path);
+        Assert.Equal(c.ToYaml(), again.ToYaml());
     }
 }

@@ -1,4 +1,5 @@
 using NasPrune.Common;
+using NasPrune.Cli.Bench;
 using NasPrune.Search;
 using Xunit;
 

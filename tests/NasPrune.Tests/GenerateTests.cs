@@ -50,7 +50,7 @@ public sealed class GenerateTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     public void CandidateInPlaceDecodesAsItsExtractedModel()
     {
         using var prepared = Evaluator.Pruning.PreparedModel.Prepare(tiny.Dir, DataDirectory.Resolve(), "magnitude",
-            new Evaluator.Importance.CalibrationSettings(Sequences: 4, Seed: 3), CPU);
+            new Common.CalibrationSettings(Sequences: 4, Seed: 3), CPU);
         var arch = prepared.Space.Random(0.4, new Random(2));
         using var extracted = prepared.Extract(arch);
         extracted.eval();

@@ -100,7 +100,7 @@ public sealed class PairStoreTests : IDisposable
     }
 
     [Fact]
-    public void AShardWriterKeepsEveryRowAndStartsNewPartsOnResume()
+    public void AShardWriterKeepsEveryRowAndAResumeLeavesTheFilesOfAnUninterruptedRun()
     {
         string shard = Path.Combine(dir, ShardSpec.Single.DirectoryName);
         var writer = new ShardWriter(shard, rowsPerPart: 2);
@@ -109,11 +109,21 @@ public sealed class PairStoreTests : IDisposable
         // A crash mid-write leaves at most a hidden temporary file (the rename never happened): readers skip it.
         File.WriteAllBytes(Path.Combine(shard, ".part-00003.parquet.deadbeef.tmp"), [0x50, 0x41, 0x52, 0x31, 1, 2]);
         var resumed = new ShardWriter(shard, rowsPerPart: 2);
-        Assert.EndsWith("part-00003.parquet", resumed.CurrentPath);
+        Assert.EndsWith("part-00002.parquet", resumed.CurrentPath); // one row in it: continued, not a new part
         resumed.Add(Row(5, false));
+        resumed.Add(Row(6, false));
         var ids = PairStore.ReadAll(dir).Select(r => r.ArchId).ToList();
-        Assert.Equal(Enumerable.Range(0, 6).Select(i => $"id{i:D10}"), ids.Order());
+        Assert.Equal(Enumerable.Range(0, 7).Select(i => $"id{i:D10}"), ids.Order());
         Assert.Equal(ids.Count, PairStore.ExistingIds(dir).Count);
+
+        // The same seven rows written without a break: the same part files, byte for byte.
+        string straight = Path.Combine(dir, "straight");
+        var once = new ShardWriter(straight, rowsPerPart: 2);
+        for (int i = 0; i < 7; i++) once.Add(Row(i, false));
+        var expected = Directory.GetFiles(straight, "*.parquet").Order().ToList();
+        var actual = Directory.GetFiles(shard, "*.parquet").Order().ToList();
+        Assert.Equal(expected.Select(Path.GetFileName), actual.Select(Path.GetFileName));
+        for (int k = 0; k < expected.Count; k++) Assert.Equal(File.ReadAllBytes(expected[k]), File.ReadAllBytes(actual[k]));
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using System.CommandLine;
 
+using NasPrune.Search.Campaign;
+
 namespace NasPrune.Cli.Campaign;
 
 /// <summary><c>nasprune report --run DIR</c>: rewrites report.md and its figures from a finished run directory.</summary>

@@ -38,8 +38,7 @@ public static class FaithfulnessCommand
             string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(dataDir);
             string pairsDir = Path.GetFullPath(parse.GetValue(pairs)!);
             // The protocol the pairs were measured with; only the NLL is re-measured, so no KL reference is built.
-            var protocol = JsonFile.Load<SampleCommand.SampleSettings>(Path.Combine(pairsDir, SampleCommand.SettingsFile),
-                "sample.json written by `nasprune sample` (the pairs' protocol)");
+            var protocol = PairProtocol.Load(pairsDir);
             var rows = PairStore.ReadAll(pairsDir);
             string? sweepPath = parse.GetValue(sweep);
             var sweepCheck = sweepPath is null ? null : CheckSweep(sweepPath);
@@ -57,7 +56,7 @@ public static class FaithfulnessCommand
 
     static SweepCheck CheckSweep(string path)
     {
-        var sweep = JsonFile.Load<PruneSweepCommand.SweepResult>(path, "prune-sweep results.json");
+        var sweep = JsonFile.Load<PruningSweep.SweepResult>(path, "prune-sweep results.json");
         if (sweep.Rows is null || sweep.Rows.Count == 0) throw new UserError($"{path}: no rows");
         var cuts = sweep.Rows.SelectMany(r => new[]
         {

@@ -24,7 +24,7 @@ public static class GenerateCommand
         var calibrationSeed = new Option<long>("--calibration-seed")
         {
             Description = "seed of the calibration windows behind --criterion (as eval's --seed)",
-            DefaultValueFactory = _ => new Evaluator.Importance.CalibrationSettings().Seed,
+            DefaultValueFactory = _ => new CalibrationSettings().Seed,
         };
         var prompt = new Option<string?>("--prompt") { Description = "the text to continue" };
         var promptFile = new Option<string?>("--prompt-file") { Description = "read the text to continue from this file" };

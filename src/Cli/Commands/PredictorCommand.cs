@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using NasPrune.Cli.Bench;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
 using NasPrune.Evaluator.Checkpoints;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using NasPrune.Common;
-using NasPrune.Evaluator.Checkpoints;
 using NasPrune.Evaluator.Export;
 using NasPrune.Evaluator.Importance;
 using NasPrune.Evaluator.Perplexity;
@@ -18,11 +17,6 @@ namespace NasPrune.Cli.Commands;
 /// </summary>
 public static class PruneCommand
 {
-    public sealed record PruneResult(string Model, string ModelHash, string Criterion, string Method, double? BudgetRemoved,
-        string ArchitectureId, long Params, long BaseParams, double ParamRatio, double FlopsPerToken, double BaseFlopsPerToken,
-        string Recovery, CalibrationSettings Calibration, IReadOnlyList<PerplexityResult> Before,
-        IReadOnlyList<PerplexityResult>? After, string? Out, JsonObject Architecture);
-
     sealed class Options
     {
         public readonly Option<string?> Model = CliOptions.Model();
@@ -96,7 +90,7 @@ public static class PruneCommand
         return command;
     }
 
-    static PruneResult Run(ParseResult parse, Options o)
+    static PruneReport Run(ParseResult parse, Options o)
     {
         string dataDir = DataDirectory.Resolve(parse.GetValue(o.Data));
         string modelDir = parse.GetValue(o.Model) ?? DataDirectory.DefaultModel(dataDir);
@@ -134,77 +128,32 @@ public static class PruneCommand
             architecture = method == "random" ? prepared.Space.Random(budget.Value, new Random((int)seed)) : prepared.Space.Uniform(budget.Value);
         }
 
-        prepared.Apply(architecture);
-        var before = Evaluate(prepared, prepared.Model, split, evalWindows, "pruned");
-        prepared.Reset();
-        IReadOnlyList<PerplexityResult>? after = null;
-        PruneResult Result() => new(Path.GetFullPath(modelDir), prepared.ModelHash, prepared.Scores.Criterion, method, budget,
+        var reporter = Output.Reporter;
+        var before = CandidatePipeline.PerplexitiesInPlace(prepared, architecture, split, evalWindows, "pruned", reporter);
+        var result = new PruneReport(Path.GetFullPath(modelDir), prepared.ModelHash, prepared.Scores.Criterion, method, budget,
             architecture.Id, architecture.Params(config), config.TotalParams, architecture.ParamRatio(config),
             architecture.ForwardFlopsPerToken(config, config.MaxPositionEmbeddings), config.ForwardFlopsPerToken(config.MaxPositionEmbeddings),
-            recovery.Name, calibration, before, after, outDir, architecture.ToJson());
-        if (recovery.Name != "none" || outDir is not null)
+            recovery.Name, calibration, before, null, outDir, architecture.ToJson());
+        if (!recovery.IsNone || outDir is not null)
         {
-            using var pruned = prepared.Extract(architecture);
-            if (recovery.Name != "none")
+            using var pruned = CandidatePipeline.ExtractAndRecover(prepared, architecture, recovery, reporter, "pruned");
+            if (!recovery.IsNone)
+                result = result with { After = CandidatePipeline.Perplexities(prepared, pruned, split, evalWindows, $"pruned + {recovery.Name}", reporter) };
+            if (outDir is not null)
             {
-                recovery.Run(prepared, pruned, Output.Log);
-                after = Evaluate(prepared, pruned, split, evalWindows, $"pruned + {recovery.Name}");
+                // prune.json and the model card are written inside the staging folder, so they publish with the weights.
+                ModelExport.Write(prepared, pruned, architecture, outDir, format, new Dictionary<string, string>
+                {
+                    ["prune.json"] = Output.ToJson(result) + "\n",
+                    ["README.md"] = ModelCard.Render(result, architecture.ToConfig(config), format, Environment.GetCommandLineArgs().Skip(1)),
+                });
+                Output.Log($"wrote {outDir}");
             }
-            if (outDir is not null) Write(prepared, pruned, architecture, outDir, format, Result());
         }
-        var result = Result();
         return result;
     }
 
-    /// <summary>Perplexity on every task (WikiText-2, PTB, held-out general English) of <paramref name="model"/>, under one progress bar.</summary>
-    public static IReadOnlyList<PerplexityResult> Evaluate(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM model, Split split,
-        int? windows, string label)
-    {
-        int total = PerplexityTask.All.Sum(t => prepared.WindowCount(t, split, windows));
-        return Output.WithProgress($"{label}: {string.Join(" + ", PerplexityTask.All.Select(t => t.Name))} {split.ToString().ToLowerInvariant()}", total, progress =>
-        {
-            var results = new List<PerplexityResult>();
-            foreach (var task in PerplexityTask.All)
-            {
-                int offset = results.Sum(r => r.Windows);
-                results.Add(prepared.Perplexity(model, task, split, windows, progress: new Offset(progress, offset)));
-            }
-            return results;
-        });
-    }
-
-    /// <summary>Reports progress of one task on top of the windows of the tasks before it.</summary>
-    sealed class Offset(IProgress<int> inner, int offset) : IProgress<int>
-    {
-        public void Report(int value) => inner.Report(offset + value);
-    }
-
-    /// <summary>
-    /// Writes the model (checkpoint + tokenizer, or GGUF), architecture, prune.json and model card into a staging
-    /// folder, then moves it into place: a fault (full disk) leaves no half-written --out and nothing of ours behind.
-    /// </summary>
-    static void Write(PreparedModel prepared, Evaluator.Model.LlamaForCausalLM pruned, Architecture architecture, string outDir,
-        ExportFormat format, PruneResult result)
-    {
-        OutputDirectory.Write(outDir, staging =>
-        {
-            if (format.Gguf)
-                GgufExport.Write(pruned, prepared.ModelDir, Path.Combine(staging, ExportFormat.GgufFileName), format.GgufType,
-                    $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(prepared.ModelDir))} {architecture.Id}");
-            else
-            {
-                HfCheckpoint.SaveModel(pruned, staging);
-                HfCheckpoint.CopyTokenizer(prepared.ModelDir, staging);
-            }
-            architecture.Save(Path.Combine(staging, "architecture.json"));
-            File.WriteAllText(Path.Combine(staging, "prune.json"), Output.ToJson(result) + "\n");
-            File.WriteAllText(Path.Combine(staging, "README.md"),
-                ModelCard.Render(result, architecture.ToConfig(prepared.Model.Config), format, Environment.GetCommandLineArgs().Skip(1)));
-        });
-        Output.Log($"wrote {outDir}");
-    }
-
-    static void Print(PruneResult r)
+    static void Print(PruneReport r)
     {
         Console.WriteLine($"{r.Method} pruning of {r.Model} ({r.Criterion}): architecture {r.ArchitectureId}, {r.Params:N0} of {r.BaseParams:N0} parameters ({r.ParamRatio:P1}), " +
                           $"{r.FlopsPerToken / 1e6:F1} of {r.BaseFlopsPerToken / 1e6:F1} MFLOP/token");

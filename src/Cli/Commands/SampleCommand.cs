@@ -17,20 +17,8 @@ namespace NasPrune.Cli.Commands;
 /// </summary>
 public static class SampleCommand
 {
-    /// <summary>
-    /// What makes pairs comparable; stored in &lt;out&gt;/sample.json, and a resumed or parallel run must match it.
-    /// <see cref="Measure"/> and <see cref="KlTopK"/> are null (not written) for the default nll, so directories sampled
-    /// before KL existed still resume.
-    /// </summary>
-    public sealed record SampleSettings(
-        string BaseModel, string Criterion, CalibrationSettings Calibration, double MinKept, double MaxKept, string BudgetMetric,
-        string? Bounds, string ImportanceHash, long Seed, int Windows, long WindowSeed, IReadOnlyList<string> Tasks, string? ZeroShotTask, int? ZeroShotItems,
-        int SeqLen, string NasPruneVersion, string? Measure = null, int? KlTopK = null);
-
     public sealed record SampleResult(string Out, string ModelHash, int Count, PairRunSummary Run, double PairsPerHour,
         double OutsideForwardShare, double SetupSeconds, int RowsInDirectory);
-
-    public const string SettingsFile = "sample.json";
 
     public static Command Create()
     {
@@ -100,7 +88,6 @@ public static class SampleCommand
             // One writer per shard: a second process resuming the same shard would evaluate and append the same rows.
             using var shardLock = DirectoryLock.Acquire(Path.Combine(outDir, worker.DirectoryName), $"pairs shard {worker}");
 
-            var settingsPath = Path.Combine(outDir, SettingsFile);
             var calibration = new CalibrationSettings(Seed: parse.GetValue(calibrationSeed));
             var dev = DeviceChoice.Resolve(parse.GetValue(device));
             using var prepared = PreparedModel.Prepare(modelDir, dataDir, parse.GetValue(criterion)!, calibration, dev, log: Output.Log);
@@ -109,23 +96,17 @@ public static class SampleCommand
             var evaluation = new PairEvaluationSettings(taskNames, parse.GetValue(windows), parse.GetValue(windowSeed), batch,
                 parse.GetValue(zeroShot), parse.GetValue(zeroShotItems), measureName, parse.GetValue(klTopK));
             using var evaluator = new PairEvaluator(prepared, evaluation);
-            bool hasKl = PairMeasure.HasKl(measureName);
-            var settings = new SampleSettings(prepared.ModelHash, prepared.Scores.Criterion, calibration, band.MinKept, band.MaxKept,
-                budgetMetric.ToString().ToLowerInvariant(), boundsPath is null ? null : File.ReadAllText(boundsPath).Trim(),
-                ImportanceHash(prepared), parse.GetValue(seed),
-                evaluation.Windows, evaluation.WindowSeed, taskNames, evaluation.ZeroShotTask, evaluation.ZeroShotTask is null ? null : evaluation.ZeroShotItems,
-                prepared.Model.Config.MaxPositionEmbeddings, PairEvaluator.Version,
-                hasKl ? measureName : null, hasKl ? evaluation.KlTopK : null);
-            CheckOrWriteSettings(settingsPath, settings);
+            var protocol = PairProtocols.Describe(evaluator, calibration, band.MinKept, band.MaxKept, budgetMetric.ToString().ToLowerInvariant(),
+                boundsPath is null ? null : File.ReadAllText(boundsPath).Trim(), parse.GetValue(seed));
+            var runner = new PairRunner(evaluator, outDir, protocol, worker, parts); // checks (or writes) the directory's protocol first
             prepared.Scores.ToProfile(prepared.Model.Config.GroupSize).Save(Path.Combine(outDir, ImportanceProfile.FileName));
 
-            var stream = new ArchitectureSampler(prepared.Space).Sample(new SamplerOptions(band, n, settings.Seed, layerBounds, Metric: budgetMetric));
+            var stream = new ArchitectureSampler(prepared.Space).Sample(new SamplerOptions(band, n, protocol.Seed, layerBounds, Metric: budgetMetric));
             if (stream.Count < n)
                 Output.Log($"the band and bounds hold only {stream.Count} distinct architectures found in {n * 50} draws; sampling those");
-            var runner = new PairRunner(evaluator, outDir, worker, parts);
             int owned = Enumerable.Range(0, stream.Count).Count(worker.Owns);
             setup.Stop();
-            var summary = Output.WithProgress($"pairs {worker}", owned, progress => runner.Run(stream, settings.Seed, progress: progress));
+            var summary = Output.WithProgress($"pairs {worker}", owned, progress => runner.Run(stream, protocol.Seed, progress: progress));
             int rows = PairStore.ReadDirectory(outDir).Sum(f => f.Rows.Count);
             var result = new SampleResult(outDir, prepared.ModelHash, stream.Count, summary, summary.PairsPerHour, summary.OutsideForwardShare,
                 setup.Elapsed.TotalSeconds, rows);
@@ -138,38 +119,5 @@ public static class SampleCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>
-    /// A hash of the importance scores: workers of one directory must order heads and channels identically, or the
-    /// same architecture id would mean different weights (e.g. GPU reductions that are not bit-exact across runs).
-    /// </summary>
-    static string ImportanceHash(PreparedModel prepared)
-    {
-        var s = prepared.Scores;
-        var bytes = s.Heads.Concat(s.Channels).Append(s.Layers).SelectMany(a => a).SelectMany(BitConverter.GetBytes).ToArray();
-        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..12];
-    }
-
-    static void CheckOrWriteSettings(string path, SampleSettings settings)
-    {
-        string text = Output.ToJson(settings);
-        if (File.Exists(path))
-        {
-            var existing = File.ReadAllText(path).Trim();
-            if (existing != text.Trim())
-                throw new UserError($"{path}: this pairs directory was sampled with other settings ({FirstDifference(existing, text)}); use another --out");
-            return;
-        }
-        AtomicFile.WriteAllText(path, text + "\n");
-    }
-
-    static string FirstDifference(string a, string b)
-    {
-        var left = a.Split('\n').Select(l => l.Trim()).ToArray();
-        var right = b.Split('\n').Select(l => l.Trim()).ToArray();
-        for (int i = 0; i < Math.Min(left.Length, right.Length); i++)
-            if (left[i] != right[i]) return $"stored {left[i].TrimEnd(',')}, now {right[i].TrimEnd(',')}";
-        return "different length";
     }
 }

@@ -50,7 +50,7 @@ public sealed class PairRecord
     [JsonPropertyName("sample_index")] public int SampleIndex { get; set; }
     [JsonPropertyName("shard_index")] public int ShardIndex { get; set; }
     [JsonPropertyName("shard_count")] public int ShardCount { get; set; }
-    [JsonPropertyName("source")] public string Source { get; set; } = "sample";
+    [JsonPropertyName("source")] public string Source { get; set; } = PairSource.Sample;
     [JsonPropertyName("nasprune_version")] public string NasPruneVersion { get; set; } = "";
     [JsonPropertyName("wall_seconds")] public double WallSeconds { get; set; }
     [JsonPropertyName("forward_seconds")] public double ForwardSeconds { get; set; }

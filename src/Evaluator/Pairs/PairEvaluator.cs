@@ -25,9 +25,6 @@ public sealed class PairEvaluator : IDisposable
     readonly double denseFlops;
     readonly int seqLen;
 
-    public static string Version { get; } =
-        typeof(PairEvaluator).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
-
     public PairEvaluator(PreparedModel prepared, PairEvaluationSettings settings)
     {
         if (settings.Windows <= 0) throw new UserError($"--windows {settings.Windows}: must be positive");
@@ -97,7 +94,7 @@ public sealed class PairEvaluator : IDisposable
             EvalWindows = Settings.Windows,
             EvalSeqLen = seqLen,
             WindowSeed = Settings.WindowSeed,
-            NasPruneVersion = Version,
+            NasPruneVersion = ProductVersion.Current,
         };
         var watch = Stopwatch.StartNew();
         foreach (var (task, taskWindows) in windows)

@@ -17,11 +17,23 @@ public sealed record PairRunSummary(
 /// <summary>
 /// The pairs stage's loop: walks the seeded candidate stream, keeps this worker's positions (<see cref="ShardSpec"/>),
 /// skips architecture ids already in the pairs directory (resume), evaluates the rest and appends each row at once
-/// through a <see cref="ShardWriter"/>, so a kill loses at most the candidate in flight.
+/// through a <see cref="ShardWriter"/>, so a kill loses at most the candidate in flight. It owns the directory's
+/// <see cref="PairProtocol"/>: before any row is appended, the directory's protocol must be this one (or is written).
 /// </summary>
-public sealed class PairRunner(PairEvaluator evaluator, string pairsDirectory, ShardSpec shard, int rowsPerPart = 64)
+public sealed class PairRunner
 {
-    public PairRunSummary Run(IReadOnlyList<Architecture> stream, long sampleSeed, string source = "sample", IProgress<int>? progress = null)
+    readonly PairEvaluator evaluator;
+    readonly string pairsDirectory;
+    readonly ShardSpec shard;
+    readonly int rowsPerPart;
+
+    public PairRunner(PairEvaluator evaluator, string pairsDirectory, PairProtocol protocol, ShardSpec shard, int rowsPerPart = 64)
+    {
+        protocol.CheckOrWrite(pairsDirectory);
+        (this.evaluator, this.pairsDirectory, this.shard, this.rowsPerPart) = (evaluator, pairsDirectory, shard, rowsPerPart);
+    }
+
+    public PairRunSummary Run(IReadOnlyList<Architecture> stream, long sampleSeed, string source = PairSource.Sample, IProgress<int>? progress = null)
     {
         var present = PairStore.ExistingIds(pairsDirectory);
         var todo = new List<(int Position, Architecture Arch)>();

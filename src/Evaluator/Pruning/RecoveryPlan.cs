@@ -20,6 +20,9 @@ public sealed record RecoveryPlan(bool LeastSquares, bool Lora, ReconstructionOp
         _ => "ls+lora",
     };
 
+    /// <summary>No recovery: the pruned model is used as extracted.</summary>
+    public bool IsNone => !LeastSquares && !Lora;
+
     public static RecoveryPlan Parse(string name, ReconstructionOptions reconstruction, LoraOptions lora, string? corpusDir) =>
         name.ToLowerInvariant() switch
         {

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
 using NasPrune.Common;
-using NasPrune.Evaluator.Export;
+using NasPrune.Evaluator.Pruning;
 
-namespace NasPrune.Cli.Commands;
+namespace NasPrune.Evaluator.Export;
 
 /// <summary>
 /// The README.md written beside an exported model: what it was pruned from and how, its per-layer shape, what it
@@ -11,7 +11,7 @@ namespace NasPrune.Cli.Commands;
 /// </summary>
 public static class ModelCard
 {
-    public static string Render(PruneCommand.PruneResult r, ModelConfig pruned, ExportFormat format, IEnumerable<string> commandLine)
+    public static string Render(PruneReport r, ModelConfig pruned, ExportFormat format, IEnumerable<string> commandLine)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();

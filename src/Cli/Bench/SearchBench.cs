@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using NasPrune.Common;
 
-namespace NasPrune.Search;
+using NasPrune.Search;
+
+namespace NasPrune.Cli.Bench;
 
 /// <summary>
 /// Speed of the search algorithms themselves, without a predictor: an evolutionary search of about

@@ -1,6 +1,5 @@
-using NasPrune.Common;
 
-namespace NasPrune.Cli;
+namespace NasPrune.Common;
 
 /// <summary>
 /// Checks a single-file --out before any work starts, so a mistake costs seconds, not a computation: a directory in

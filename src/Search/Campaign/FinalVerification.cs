@@ -5,13 +5,14 @@ using NasPrune.Evaluator.Model;
 using NasPrune.Evaluator.Perplexity;
 using NasPrune.Evaluator.Pruning;
 using NasPrune.Evaluator.Recovery;
-using NasPrune.Cli.Commands;
+using NasPrune.Evaluator.Runtime;
+using NasPrune.Evaluator.Export;
 
-namespace NasPrune.Cli.Campaign;
+namespace NasPrune.Search.Campaign;
 
 /// <summary>One row of results.json (shared DESIGN), plus the recovery and architecture it was measured with.</summary>
 public sealed record ResultRow(
-    string Method, string Recovery, string? ArchId, long Params, double FlopsPerToken, double LatencyMs, double Wikitext2Ppl, double PtbPpl, double HeldoutPpl,
+    CampaignMethod Method, string Recovery, string? ArchId, long Params, double FlopsPerToken, double LatencyMs, double Wikitext2Ppl, double PtbPpl, double HeldoutPpl,
     double? BlimpAcc, double? MmluAcc, double? ZeroshotAvg, int RealEvaluations, double? ValidationNll);
 
 /// <summary>
@@ -20,39 +21,28 @@ public sealed record ResultRow(
 /// overfitting to one domain), BLiMP (mean over its
 /// paradigms), MMLU 5-shot and the zero-shot suite, and timed (one forward of a context-length window at batch 1).
 /// </summary>
-public sealed class FinalVerification(PreparedModel prepared, CampaignConfig.FinalSection options, string dataDir, Action<string> log)
+public sealed class FinalVerification(PreparedModel prepared, FinalVerificationOptions options, string dataDir, IProgressReporter reporter)
 {
     IReadOnlyList<BlimpParadigm>? blimp;
     IReadOnlyList<MmluSubject>? mmlu;
     IReadOnlyList<(TaskDefinition Task, IReadOnlyList<MultipleChoiceItem> Items)>? zeroShot;
 
-    public ResultRow Measure(string method, Architecture? architecture, RecoveryPlan recovery, int realEvaluations, double? validationNll,
+    public ResultRow Measure(CampaignMethod method, Architecture? architecture, RecoveryPlan recovery, int realEvaluations, double? validationNll,
         string? exportDir)
     {
         LlamaForCausalLM? extracted = null;
         try
         {
-            if (architecture is not null)
-            {
-                extracted = prepared.Extract(architecture);
-                if (recovery.Name != "none")
-                {
-                    log($"{method}: {recovery.Name} recovery");
-                    recovery.Run(prepared, extracted, log);
-                }
-            }
+            if (architecture is not null) extracted = CandidatePipeline.ExtractAndRecover(prepared, architecture, recovery, reporter, method.Key());
             else prepared.Reset();
             var model = extracted ?? prepared.Model;
             if (exportDir is not null && extracted is not null)
-            {
-                HfCheckpoint.SaveModel(extracted, exportDir);
-                HfCheckpoint.CopyTokenizer(prepared.ModelDir, exportDir);
-            }
+                ModelExport.Write(prepared, extracted, architecture!, exportDir, ExportFormat.HuggingFace);
             var config = model.Config;
             int seq = config.MaxPositionEmbeddings;
-            double Ppl(PerplexityTask task) => Output.WithProgress($"{method}/{recovery.Name} {task.Name} test", prepared.WindowCount(task, Split.Test, options.MaxWindows),
-                progress => prepared.Perplexity(model, task, Split.Test, options.MaxWindows, progress: progress)).Ppl;
-            double wiki = Ppl(PerplexityTask.WikiText2), ptb = Ppl(PerplexityTask.Ptb), heldout = Ppl(PerplexityTask.HeldOut);
+            var ppl = CandidatePipeline.Perplexities(prepared, model, Split.Test, options.MaxWindows, $"{method.Key()}/{recovery.Name}", reporter)
+                .ToDictionary(p => p.Task);
+            double wiki = ppl[PerplexityTask.WikiText2.Name].Ppl, ptb = ppl[PerplexityTask.Ptb.Name].Ppl, heldout = ppl[PerplexityTask.HeldOut.Name].Ppl;
             var scorer = new LogLikelihoodScorer(model, new RequestEncoder(prepared.Tokenizer, seq), 8, ScoringMode.Batched);
             double? blimpAcc = null, mmluAcc = null, zeroShotAvg = null;
             if (options.BlimpLimit != 0)
@@ -60,24 +50,24 @@ public sealed class FinalVerification(PreparedModel prepared, CampaignConfig.Fin
                 string folder = BlimpDataset.Locate(dataDir);
                 blimp ??= BlimpDataset.Load(folder, BlimpDataset.Resolve(folder, BlimpDataset.SuiteName).Paradigms, options.BlimpLimit);
                 var sentences = new LogLikelihoodScorer(model, scorer.Encoder, BlimpEvaluator.RowsPerForward, ScoringMode.Batched);
-                blimpAcc = Output.WithProgress($"{method}/{recovery.Name} blimp", blimp.Sum(p => p.Pairs.Count),
+                blimpAcc = reporter.Track($"{method.Key()}/{recovery.Name} blimp", blimp.Sum(p => p.Pairs.Count),
                     progress => BlimpEvaluator.Evaluate(sentences, blimp, BlimpDataset.SuiteName, progress)).Acc;
             }
             if (options.MmluLimit != 0)
             {
                 mmlu ??= MmluDataset.Load(MmluDataset.Locate(dataDir), 5, options.MmluLimit);
-                mmluAcc = Output.WithProgress($"{method}/{recovery.Name} mmlu", mmlu.Sum(s => s.Test.Count),
+                mmluAcc = reporter.Track($"{method.Key()}/{recovery.Name} mmlu", mmlu.Sum(s => s.Test.Count),
                     progress => MmluEvaluator.Evaluate(scorer, mmlu, 5, progress)).Acc;
             }
             if (options.ZeroshotLimit != 0)
             {
                 zeroShot ??= ZeroShotTasks.Resolve(ZeroShotTasks.Locate(dataDir), ZeroShotTasks.SuiteName)
                     .Select(t => (t, t.LoadItems(options.ZeroshotLimit))).ToList();
-                var results = zeroShot.Select(z => Output.WithProgress($"{method}/{recovery.Name} {z.Task.Task}", z.Items.Count,
+                var results = zeroShot.Select(z => reporter.Track($"{method.Key()}/{recovery.Name} {z.Task.Task}", z.Items.Count,
                     progress => MultipleChoiceEvaluator.Evaluate(scorer, z.Task, z.Items, progress))).ToList();
                 zeroShotAvg = MultipleChoiceAverage.Of(results).Reported;
             }
-            double latency = PruningBench.ForwardSeconds(model, 1, seq, model.model.embed_tokens.weight!.device, 1.0) * 1000;
+            double latency = BestOfRepeats.ForwardSeconds(model, 1, seq, model.model.embed_tokens.weight!.device, 1.0) * 1000;
             return new ResultRow(method, recovery.Name, architecture?.Id, config.TotalParams, config.ForwardFlopsPerToken(seq), latency,
                 wiki, ptb, heldout, blimpAcc, mmluAcc, zeroShotAvg, realEvaluations, validationNll);
         }

@@ -5,7 +5,7 @@ using NasPrune.Common;
 using NasPrune.Common.Pairs;
 using NasPrune.Predictor;
 
-namespace NasPrune.Cli.Campaign;
+namespace NasPrune.Search.Campaign;
 
 /// <summary>
 /// report.md and its figures, made from a finished run directory alone (results.json, pairs, search rounds), so
@@ -45,21 +45,21 @@ public static class CampaignReport
         md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | held-out PPL | BLiMP | MMLU | zero-shot avg | real evaluations |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results.Rows)
-            md.AppendLine(($"| {r.Method} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | {r.HeldoutPpl:F2} | " +
+            md.AppendLine(($"| {r.Method.Key()} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | {r.HeldoutPpl:F2} | " +
                                              $"{Percent(r.BlimpAcc)} | {Percent(r.MmluAcc)} | {Percent(r.ZeroshotAvg)} | {r.RealEvaluations} |"));
         md.AppendLine();
         foreach (var recovery in results.Rows.Select(r => r.Recovery).Distinct())
         {
-            var uniform = results.Rows.FirstOrDefault(r => r.Method == "uniform" && r.Recovery == recovery);
-            var ours = results.Rows.FirstOrDefault(r => r.Method == "nasprune" && r.Recovery == recovery);
-            var rnd = results.Rows.FirstOrDefault(r => r.Method == "random" && r.Recovery == recovery);
+            var uniform = results.Rows.FirstOrDefault(r => r.Method == CampaignMethod.Uniform && r.Recovery == recovery);
+            var ours = results.Rows.FirstOrDefault(r => r.Method == CampaignMethod.NasPrune && r.Recovery == recovery);
+            var rnd = results.Rows.FirstOrDefault(r => r.Method == CampaignMethod.Random && r.Recovery == recovery);
             if (uniform is null || ours is null) continue;
             md.AppendLine(($"- recovery `{recovery}`: NasPrune vs uniform WikiText-2 {Change(ours.Wikitext2Ppl, uniform.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, uniform.PtbPpl)}, held-out {Change(ours.HeldoutPpl, uniform.HeldoutPpl)}" +
                 (rnd is null ? "" : $"; vs random search WikiText-2 {Change(ours.Wikitext2Ppl, rnd.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, rnd.PtbPpl)}, held-out {Change(ours.HeldoutPpl, rnd.HeldoutPpl)}")));
         }
         md.AppendLine().AppendLine("## Search").AppendLine();
-        md.AppendLine($"{pairs.Count} pairs evaluated on the validation measure ({pairs.Count(p => p.Source == "sample")} initial random, " +
-                      $"{pairs.Count(p => p.Source != "sample")} chosen by the active loop); the random-search baseline evaluated {random.Count} more from the same random stream.").AppendLine();
+        md.AppendLine($"{pairs.Count} pairs evaluated on the validation measure ({pairs.Count(p => p.Source == PairSource.Sample)} initial random, " +
+                      $"{pairs.Count(p => p.Source != PairSource.Sample)} chosen by the active loop); the random-search baseline evaluated {random.Count} more from the same random stream.").AppendLine();
         if (rounds.Count > 0)
         {
             string objective = Label(results.Objective);
@@ -98,8 +98,8 @@ public static class CampaignReport
             s.MarkerSize = size;
             s.LegendText = label;
         }
-        Points(pairs.Where(p => p.Source == "sample").Concat(random), "random samples", 4);
-        Points(pairs.Where(p => p.Source != "sample"), "active loop", 6);
+        Points(pairs.Where(p => p.Source == PairSource.Sample).Concat(random), "random samples", 4);
+        Points(pairs.Where(p => p.Source != PairSource.Sample), "active loop", 6);
         var front = pairs.Concat(random).OrderByDescending(p => p.ParamRatio).Aggregate(new List<PairRecord>(), (acc, p) =>
         {
             if (acc.Count == 0 || p.WikiText2Ppl < acc[^1].WikiText2Ppl) acc.Add(p);
@@ -108,7 +108,7 @@ public static class CampaignReport
         var line = plot.Add.Scatter(front.Select(r => r.ParamRatio * 100).ToArray(), front.Select(r => r.WikiText2Ppl).ToArray());
         line.LegendText = "Pareto front";
         line.ConnectStyle = ScottPlot.ConnectStyle.StepVertical;
-        foreach (var method in new[] { "uniform", "random", "nasprune" })
+        foreach (var method in new[] { CampaignMethod.Uniform, CampaignMethod.Random, CampaignMethod.NasPrune })
         {
             var id = results.Rows.FirstOrDefault(r => r.Method == method)?.ArchId;
             var row = pairs.Concat(random).FirstOrDefault(p => p.ArchId == id);
@@ -116,7 +116,7 @@ public static class CampaignReport
             var m = plot.Add.ScatterPoints(new[] { row.ParamRatio * 100 }, new[] { row.WikiText2Ppl });
             m.MarkerSize = 12;
             m.MarkerShape = ScottPlot.MarkerShape.FilledDiamond;
-            m.LegendText = method;
+            m.LegendText = method.Key();
         }
         // A few broken candidates (PPL in the thousands) would flatten the rest: show up to the 90th percentile.
         var ppl = pairs.Concat(random).Select(p => p.WikiText2Ppl).Order().ToList();
@@ -127,16 +127,16 @@ public static class CampaignReport
     static void LayerProfile(string path, IReadOnlyList<PairRecord> pairs, CampaignResults results)
     {
         var plot = new ScottPlot.Plot();
-        foreach (var method in new[] { "uniform", "nasprune" })
+        foreach (var method in new[] { CampaignMethod.Uniform, CampaignMethod.NasPrune })
         {
             var id = results.Rows.FirstOrDefault(r => r.Method == method)?.ArchId;
             var row = pairs.FirstOrDefault(p => p.ArchId == id);
             if (row is null) continue;
             double[] layers = Enumerable.Range(0, row.HeadRatio.Count).Select(i => (double)i).ToArray();
             var heads = plot.Add.Scatter(layers, row.HeadRatio.Select(v => v * 100).ToArray());
-            heads.LegendText = $"{method} heads";
+            heads.LegendText = $"{method.Key()} heads";
             var ffn = plot.Add.Scatter(layers, row.FfnRatio.Select(v => v * 100).ToArray());
-            ffn.LegendText = $"{method} FFN";
+            ffn.LegendText = $"{method.Key()} FFN";
             ffn.LinePattern = ScottPlot.LinePattern.Dashed;
         }
         Save(plot, path, "Kept width per layer: NasPrune's architecture vs uniform", "layer", "kept (%)", ScottPlot.Alignment.LowerRight, 900, 600);
@@ -166,7 +166,7 @@ public static class CampaignReport
     static void Progress(string path, IReadOnlyList<ActiveRound> rounds, IReadOnlyList<PairRecord> pairs, string objective)
     {
         var plot = new ScottPlot.Plot();
-        double initialBest = pairs.Where(p => p.Source == "sample").Select(p => PredictorTarget.Measured(p, objective)).DefaultIfEmpty(double.NaN).Min();
+        double initialBest = pairs.Where(p => p.Source == PairSource.Sample).Select(p => PredictorTarget.Measured(p, objective)).DefaultIfEmpty(double.NaN).Min();
         double[] x = rounds.Select(r => (double)r.Round).Prepend(0).ToArray();
         var real = plot.Add.Scatter(x, rounds.Select(r => r.RealBest).Prepend(initialBest).ToArray());
         real.LegendText = $"real best (validation {Label(objective)})";

@@ -7,7 +7,7 @@ using NasPrune.Evaluator.Pairs;
 using NasPrune.Predictor;
 using NasPrune.Search;
 
-namespace NasPrune.Cli.Campaign;
+namespace NasPrune.Search.Campaign;
 
 /// <summary>
 /// What one active round did (search/round-&lt;r&gt;.json). Predicted, measured and the predicted best are in the
@@ -30,7 +30,7 @@ public sealed record ActiveRound(
 /// with the same candidates and skips finished rounds.
 /// </summary>
 public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, PairEvaluator evaluator, ModelConfig baseConfig,
-    ImportanceProfile profile, Action<string> log)
+    ImportanceProfile profile, IProgressReporter reporter)
 {
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -51,23 +51,24 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 stale = done.Improved ? 0 : stale + 1;
                 continue;
             }
-            var pairs = PairStore.ReadAll(paths.Pairs);
+            var stored = PairStore.ReadAll(paths.Pairs);
+            // The round is computed from exactly the pairs before it: after a crash inside the round, the rows it had
+            // already written are left out of its predictor and its best-before, so the resumed round equals the
+            // uninterrupted one. They still count as measured, so they are not evaluated twice.
+            var pairs = stored.Where(p => !(PairSource.ActiveRound(p.Source) >= r)).ToList();
             // Every measured pair by id; the round's new rows join it as they are written (no re-reading the store).
-            var measuredById = pairs.GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
+            var measuredById = stored.GroupBy(p => p.ArchId).ToDictionary(g => g.Key, g => g.First());
             var bestBefore = pairs.MinBy(config.ObjectiveOf)!;
-            var predictor = AccuracyPredictor.Train(pairs, baseConfig, profile, PredictorOptions(config, r));
+            var predictor = AccuracyPredictor.Train(pairs, baseConfig, profile, config.PredictorFor(r));
             double[] Fitness(IReadOnlyList<Architecture> candidates) => predictor.Predict(candidates);
 
             var plan = LoadPlan(r);
             if (plan is null)
             {
                 var mustKeep = new[] { bestBefore.ToArchitecture(paths.Pairs) };
-                var shrink = new SpaceShrinker(space).Shrink(new ShrinkOptions(config.Shrink.Rounds, config.Shrink.SampleSize, config.Shrink.TopQuantile,
-                    Seed: config.Seed + 100 * r), LayerBounds.Full(space.LayerCount), band, Fitness, mustKeep);
+                var shrink = new SpaceShrinker(space).Shrink(config.ShrinkFor(r), LayerBounds.Full(space.LayerCount), band, Fitness, mustKeep);
                 var seeds = pairs.OrderBy(config.ObjectiveOf).Take(10).Select(p => p.ToArchitecture(paths.Pairs)).ToList();
-                var evolution = new EvolutionarySearch(space).Run(new EvolutionOptions(config.Evolution.Population, config.Evolution.Generations,
-                        Elites: Math.Max(1, config.Evolution.Population / 20),
-                        TopK: config.Active.TopK * 4, Seed: config.Seed + 100 * r), shrink.Bounds, band, Fitness, seeds);
+                var evolution = new EvolutionarySearch(space).Run(config.EvolutionFor(r), shrink.Bounds, band, Fitness, seeds);
                 plan = new RoundPlan(evolution.Top.Where(t => !measuredById.ContainsKey(t.Architecture.Id)).Take(config.Active.TopK)
                         .Select(t => t.Architecture.ToJson().ToJsonString()).ToList(),
                     predictor.PredictNll([evolution.Top[0].Architecture])[0], evolution.Top[0].Architecture.Id,
@@ -80,16 +81,20 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
             var candidates = plan.Candidates.Select(c => Architecture.FromJson(c, paths.SearchPlan(r))).ToList();
             var predicted = predictor.PredictNll(candidates);
             var writer = new ShardWriter(paths.ActivePairs);
-            Output.WithProgress($"active round {r}: {candidates.Count} candidates", candidates.Count, progress =>
+            reporter.Track($"active round {r}: {candidates.Count} candidates", candidates.Count, progress =>
             {
                 for (int i = 0; i < candidates.Count; i++)
                 {
                     if (!measuredById.ContainsKey(candidates[i].Id))
                     {
+                        var started = System.Diagnostics.Stopwatch.StartNew();
                         var row = evaluator.Evaluate(candidates[i], out _);
-                        row.Source = $"active-{r}";
+                        row.Source = PairSource.Active(r);
+                        row.ShardIndex = 0;
+                        row.ShardCount = 1;
                         row.SampleSeed = config.Seed;
                         row.SampleIndex = i;
+                        row.WallSeconds = started.Elapsed.TotalSeconds;
                         writer.Add(row);
                         measuredById[row.ArchId] = row;
                     }
@@ -105,7 +110,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
                 predicted, measured, tau, bestAfter.WikiText2Nll, bestAfter.ArchId, improved, JsonNode.Parse(plan.Bounds)!,
                 config.ObjectiveName == PredictorTarget.Kl ? bestAfter.WikiText2Kl : null);
             AtomicFile.WriteAllText(recordPath, JsonSerializer.Serialize(record, Json) + "\n");
-            log($"round {r}: predicted best {plan.PredictedBest:F4}, real best {config.ObjectiveName} {config.ObjectiveOf(bestAfter):F4} ({(improved ? "improved" : "no improvement")}), " +
+            reporter.Log($"round {r}: predicted best {plan.PredictedBest:F4}, real best {config.ObjectiveName} {config.ObjectiveOf(bestAfter):F4} ({(improved ? "improved" : "no improvement")}), " +
                 $"τ on the {candidates.Count} new points {tau:F3}");
             rounds.Add(record);
             stale = improved ? 0 : stale + 1;
@@ -117,14 +122,4 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
 
     RoundPlan? LoadPlan(int r) =>
         File.Exists(paths.SearchPlan(r)) ? JsonFile.Load<RoundPlan>(paths.SearchPlan(r), "search round plan", Json) : null;
-
-    public static PredictorOptions PredictorOptions(CampaignConfig config, int round = 0) => new()
-    {
-        Target = config.Predictor.Target,
-        NumberOfTrees = config.Predictor.Trees,
-        NumberOfLeaves = config.Predictor.Leaves,
-        LearningRate = config.Predictor.LearningRate,
-        RidgeLambda = config.Predictor.Ridge,
-        Seed = unchecked((int)config.Seed) + round,
-    };
 }

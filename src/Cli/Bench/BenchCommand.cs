@@ -6,7 +6,7 @@ using NasPrune.Evaluator.Runtime;
 using Spectre.Console;
 using static TorchSharp.torch;
 
-namespace NasPrune.Cli.Commands;
+namespace NasPrune.Cli.Bench;
 
 /// <summary>
 /// <c>nasprune bench</c>: fp32 matmul GFLOP/s measured on this machine and, in the same run, the forward-pass
@@ -18,7 +18,7 @@ public static class BenchCommand
     public sealed record ForwardFigure(int Batch, int SeqLen, double TokensPerSecond, double Gflops, double ShareOfMatmul);
     public sealed record BenchResult(string Device, int Threads, string ModelHash, long Params, double FlopsPerToken,
         IReadOnlyList<MatmulFigure> Matmul, IReadOnlyList<ForwardFigure> Forward, PruningBench.PruningFigures Pruning,
-        Search.SearchBench.SearchBenchResult Search);
+        SearchBench.SearchBenchResult Search);
 
     public static Command Create()
     {
@@ -62,7 +62,7 @@ public static class BenchCommand
             var pruning = PruningBench.Measure(lm, [1, 8], dev, budget, hash);
             // The evolutionary search's own cost (a cheap synthetic fitness stands in for the predictor, whose speed
             // `nasprune predictor bench` measures): 50,000 candidates at the 20 %-removed band.
-            var search = Search.SearchBench.Run(new PruningSpace(config, hash));
+            var search = SearchBench.Run(new PruningSpace(config, hash));
             var result = new BenchResult(dev.ToString(), get_num_threads(), hash, config.TotalParams,
                 flopsPerToken, matmul, forward, pruning, search);
             if (parse.GetValue(json)) { Output.WriteJson(result); return 0; }
@@ -93,7 +93,7 @@ public static class BenchCommand
         using var scope = NewDisposeScope();
         var a = randn(n, n, device: device);
         var b = randn(n, n, device: device);
-        return 2.0 * n * n * n / Bench.BestSeconds(() => a.matmul(b), device, seconds) / 1e9;
+        return 2.0 * n * n * n / BestOfRepeats.Seconds(() => a.matmul(b), device, seconds) / 1e9;
     }
 
     public static double ForwardTokensPerSecond(Evaluator.Model.LlamaForCausalLM model, int batch, int seq, Device device, double seconds)
@@ -102,6 +102,6 @@ public static class BenchCommand
         using var _ = inference_mode();
         var ids = randint(0, model.Config.VocabSize, [batch, seq], generator: new Generator(1)).to(device);
         // The evaluation path itself: forward pass, output projection and loss (as `eval` and the pair evaluator run it).
-        return batch * seq / Bench.BestSeconds(() => tensor(model.NextTokenNll(ids).Nll), device, seconds);
+        return batch * seq / BestOfRepeats.Seconds(() => tensor(model.NextTokenNll(ids).Nll), device, seconds);
     }
 }

@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using NasPrune.Common;
 using NasPrune.Evaluator.Model;
+using NasPrune.Evaluator.Runtime;
 using static TorchSharp.torch;
 
-namespace NasPrune.Cli.Commands;
+namespace NasPrune.Cli.Bench;
 
 /// <summary>
 /// The pruning-space figures of `nasprune bench`: how cheap applying a candidate is next to evaluating it, and how
@@ -35,23 +36,23 @@ public static class PruningBench
         for (int i = 0; i < applications; i++) { model.SetActiveShapes(shapes); model.ResetActiveShapes(); }
         double applyMs = watch.Elapsed.TotalMilliseconds / (2.0 * applications);
         model.SetActiveShapes(shapes);
-        double evaluateMs = ForwardSeconds(model, evalWindows, seq, device, budget / 4) * 1000;
+        double evaluateMs = BestOfRepeats.ForwardSeconds(model, evalWindows, seq, device, budget / 4) * 1000;
         model.ResetActiveShapes();
 
         var speed = new List<SpeedFigure>();
         double fullFlops = config.ForwardFlopsPerToken(seq);
         foreach (int b in batches)
         {
-            double fullMs = ForwardSeconds(model, b, seq, device, budget / 4) * 1000;
+            double fullMs = BestOfRepeats.ForwardSeconds(model, b, seq, device, budget / 4) * 1000;
             foreach (var (name, arch) in new[] { ("50% FFN", halfFfn), ("uniform 50% params", uniformHalf) })
             {
                 double flopRatio = fullFlops / arch.ForwardFlopsPerToken(config, seq);
                 model.SetActiveShapes(arch.ToShapes(config));
-                double inPlaceMs = ForwardSeconds(model, b, seq, device, budget / 4) * 1000;
+                double inPlaceMs = BestOfRepeats.ForwardSeconds(model, b, seq, device, budget / 4) * 1000;
                 model.ResetActiveShapes();
                 speed.Add(Figure(name, "in place", b, fullMs, inPlaceMs, flopRatio));
                 using var exported = PhysicalPruning.Extract(model, arch);
-                double exportedMs = ForwardSeconds(exported, b, seq, device, budget / 4) * 1000;
+                double exportedMs = BestOfRepeats.ForwardSeconds(exported, b, seq, device, budget / 4) * 1000;
                 speed.Add(Figure(name, "exported", b, fullMs, exportedMs, flopRatio));
             }
         }
@@ -60,12 +61,4 @@ public static class PruningBench
 
     static SpeedFigure Figure(string name, string mode, int batch, double fullMs, double prunedMs, double flopRatio) =>
         new(name, mode, batch, fullMs, prunedMs, fullMs / prunedMs, flopRatio, fullMs / prunedMs / flopRatio);
-
-    public static double ForwardSeconds(LlamaForCausalLM model, int batch, int seq, Device device, double budget)
-    {
-        using var scope = NewDisposeScope();
-        using var _ = inference_mode();
-        var ids = randint(0, model.Config.VocabSize, [batch, seq], generator: new Generator(1)).to(device);
-        return Bench.BestSeconds(() => tensor(model.NextTokenNll(ids).Nll), device, budget);
-    }
 }

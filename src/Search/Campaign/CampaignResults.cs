@@ -1,6 +1,6 @@
 using NasPrune.Common;
 
-namespace NasPrune.Cli.Campaign;
+namespace NasPrune.Search.Campaign;
 
 /// <summary>
 /// results.json: the final table of one campaign, with the protocol it was measured under (including which text each

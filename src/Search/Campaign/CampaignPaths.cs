@@ -1,6 +1,6 @@
-namespace NasPrune.Cli.Campaign;
+namespace NasPrune.Search.Campaign;
 
-/// <summary>The run directory's layout (shared DESIGN: "A campaign's run directory").</summary>
+/// <summary>The run directory's layout (docs/ARCHITECTURE.md, "A campaign's run directory").</summary>
 public sealed record CampaignPaths(string Root)
 {
     public string CampaignJson => Path.Combine(Root, "campaign.json");
@@ -17,8 +17,8 @@ public sealed record CampaignPaths(string Root)
     public string SearchBounds(int r) => Path.Combine(SearchDir, $"round-{r}.bounds.json");
     public string SearchPlan(int r) => Path.Combine(SearchDir, $"round-{r}.plan.json");
     public string FinalDir => Path.Combine(Root, "final");
-    public string FinalRow(string method, string recovery) => Path.Combine(FinalDir, $"{method}-{recovery}.json");
-    public string FinalCheckpoint(string method, string recovery) => Path.Combine(FinalDir, recovery == "none" ? method : $"{method}-{recovery}");
+    public string FinalRow(CampaignMethod method, string recovery) => Path.Combine(FinalDir, $"{method.Key()}-{recovery}.json");
+    public string FinalCheckpoint(CampaignMethod method, string recovery) => Path.Combine(FinalDir, recovery == "none" ? method.Key() : $"{method.Key()}-{recovery}");
     public string Results => Path.Combine(Root, "results.json");
     public string Report => Path.Combine(Root, "report.md");
 }

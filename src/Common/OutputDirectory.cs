@@ -1,6 +1,4 @@
-using NasPrune.Common;
-
-namespace NasPrune.Cli;
+namespace NasPrune.Common;
 
 /// <summary>
 /// How commands write a result folder: refuse to replace a non-empty one without --force (never lose a user's data),

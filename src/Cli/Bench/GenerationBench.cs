@@ -8,7 +8,7 @@ using NasPrune.Evaluator.Generation;
 using NasPrune.Evaluator.Model;
 using static TorchSharp.torch;
 
-namespace NasPrune.Cli.Commands;
+namespace NasPrune.Cli.Bench;
 
 /// <summary>
 /// <c>nasprune bench generation</c>: prefill (one prompt through the model) and batch-1 greedy decode throughput of

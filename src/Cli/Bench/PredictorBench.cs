@@ -5,7 +5,7 @@ using NasPrune.Evaluator.Checkpoints;
 using NasPrune.Predictor;
 using Spectre.Console;
 
-namespace NasPrune.Cli.Commands;
+namespace NasPrune.Cli.Bench;
 
 /// <summary>
 /// <c>nasprune predictor bench</c>: predictions per second for a batch of candidates (the search's workload) via the

@@ -1,0 +1,117 @@
+using System.Text.Json.Serialization;
+using NasPrune.Common;
+using NasPrune.Common.Pairs;
+using NasPrune.Predictor;
+using YamlDotNet.Serialization;
+
+namespace NasPrune.Search.Campaign;
+
+/// <summary>
+/// A campaign's configuration (YAML or JSON, snake_case keys). Each stage's section is that stage's own options
+/// record (<see cref="PredictorOptions"/>, <see cref="ShrinkOptions"/>, <see cref="EvolutionOptions"/>,
+/// <see cref="ActiveSearchOptions"/>, <see cref="FinalVerificationOptions"/>), so every default has one source and
+/// a file names only what it changes; <c>nasprune campaign --print-config</c> shows them all. The whole file is
+/// checked (keys, types, enumerations, ranges) before any work starts.
+/// </summary>
+public sealed class CampaignConfig
+{
+    /// <summary>Run directory name: runs/&lt;name&gt;/ unless --out says otherwise.</summary>
+    public string Name { get; set; } = "default";
+    /// <summary>Hugging Face model directory; null = the embedded model.</summary>
+    public string? Model { get; set; }
+    public string Criterion { get; set; } = "activation";
+    /// <summary>Share of the base model's parameters to remove.</summary>
+    public double Remove { get; set; } = 0.2;
+    /// <summary>Candidates keep between (1 − remove − band_width) and (1 − remove) of the parameters: never more than the budget.</summary>
+    public double BandWidth { get; set; } = 0.02;
+    /// <summary>The campaign's seed; the predictor, shrinking and evolution seeds of round r derive from it.</summary>
+    public long Seed { get; set; } = 1234;
+    /// <summary>
+    /// What the search minimises: nll (WikiText-2 validation NLL) or kl (mean KL(dense ‖ candidate) on the same windows,
+    /// EvoPress's fitness; the pairs then carry both). Null means nll and is not written into campaign.json, so runs
+    /// recorded before the objective existed still resume.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Objective { get; set; }
+    public InitialPairsOptions Pairs { get; set; } = new();
+    public PredictorOptions Predictor { get; set; } = new();
+    public ShrinkOptions Shrink { get; set; } = new();
+    public EvolutionOptions Evolution { get; set; } = new();
+    public ActiveSearchOptions Active { get; set; } = new();
+    public FinalVerificationOptions Final { get; set; } = new();
+
+    /// <summary>Keys of the embedded options that the campaign sets itself, and why.</summary>
+    static readonly Dictionary<string, string> DerivedKeys = new()
+    {
+        ["predictor.seed"] = "set by the campaign (seed + round); set the campaign's seed instead",
+        ["shrink.seed"] = "set by the campaign (seed + 100 × round); set the campaign's seed instead",
+        ["evolution.seed"] = "set by the campaign (seed + 100 × round); set the campaign's seed instead",
+        ["evolution.top_k"] = "set by the campaign (4 × active.top_k candidates are kept for verification)",
+    };
+
+    static readonly ISerializer Writer = new SerializerBuilder().Build();
+
+    public static CampaignConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new UserError($"{path}: campaign config not found");
+        var config = OptionsBinder.Bind<CampaignConfig>(path, File.ReadAllText(path), DerivedKeys);
+        config.Validate(path);
+        return config;
+    }
+
+    /// <summary>The resolved configuration with every default, as YAML (<c>nasprune campaign --print-config</c>).</summary>
+    public string ToYaml() => Writer.Serialize(OptionsBinder.ToMap(this, DerivedKeys));
+
+    public void Validate(string source)
+    {
+        void Check(bool ok, string field, string rule)
+        {
+            if (!ok) throw new UserError($"{source}: {field}: {rule}");
+        }
+        // The campaign's own sections name the key first ("final.blimp_limit -1: ..."); the libraries' records
+        // describe the setting in their own words ("shrink: shrink rounds 0: ...").
+        void Own(string name, Action validate)
+        {
+            try { validate(); }
+            catch (UserError e) { throw new UserError($"{source}: {name}.{e.Message}"); }
+        }
+        void Library(string name, Action validate)
+        {
+            try { validate(); }
+            catch (UserError e) { throw new UserError($"{source}: {name}: {e.Message}"); }
+        }
+        Check(!string.IsNullOrWhiteSpace(Name) && Name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0, "name", "a plain folder name");
+        Check(Remove > 0 && Remove < 1, "remove", "must lie in (0, 1)");
+        Check(BandWidth > 0 && BandWidth < 1 - Remove, "band_width", "must be positive and below the kept share");
+        Check(ObjectiveName is PredictorTarget.Nll or PredictorTarget.Kl, "objective", "nll or kl");
+        Check(PredictorTarget.All.Contains(Predictor.Target), "predictor.target", $"'{Predictor.Target}' is not one of {string.Join(", ", PredictorTarget.All)}");
+        Check((ObjectiveName == PredictorTarget.Kl) == (Predictor.Target == PredictorTarget.Kl), "predictor.target",
+            ObjectiveName == PredictorTarget.Kl ? "must be kl when the objective is kl (the predictor learns what the search minimises)" : "kl needs objective: kl");
+        Own("pairs", Pairs.Validate);
+        Library("predictor", Predictor.Validate);
+        Library("shrink", Shrink.Validate);
+        Library("evolution", () => EvolutionFor(0).Validate());
+        Own("active", Active.Validate);
+        Own("final", Final.Validate);
+    }
+
+    /// <summary>The objective's name: nll unless the file says kl.</summary>
+    [JsonIgnore, YamlIgnore]
+    public string ObjectiveName => Objective ?? PredictorTarget.Nll;
+
+    /// <summary>A pair's value of the objective (lower is better).</summary>
+    public double ObjectiveOf(PairRecord row) => PredictorTarget.Measured(row, ObjectiveName);
+
+    /// <summary>The budget band of candidates (kept parameter share).</summary>
+    [JsonIgnore, YamlIgnore]
+    public BudgetBand Band => new(1 - Remove - BandWidth, 1 - Remove);
+
+    /// <summary>Round <paramref name="round"/>'s predictor options: the section's, seeded by the campaign.</summary>
+    public PredictorOptions PredictorFor(int round) => Predictor with { Seed = unchecked((int)Seed) + round };
+
+    /// <summary>Round <paramref name="round"/>'s shrinking options: the section's, seeded by the campaign.</summary>
+    public ShrinkOptions ShrinkFor(int round) => Shrink with { Seed = Seed + 100 * round };
+
+    /// <summary>Round <paramref name="round"/>'s evolution options: the section's, seeded by the campaign, keeping 4 × top-k candidates.</summary>
+    public EvolutionOptions EvolutionFor(int round) => Evolution with { TopK = Active.TopK * 4, Seed = Seed + 100 * round };
+}
