@@ -40,9 +40,9 @@ public sealed class BadInputFixture : IDisposable
             remove: 0.3
             band_width: 0.1
             pairs: {count: 10, windows: 2}
-            predictor: {trees: 10, leaves: 4}
+            predictor: {number_of_trees: 10, number_of_leaves: 4}
             shrink: {rounds: 1, sample_size: 20}
-            evolution: {population: 6, generations: 2}
+            evolution: {population: 6, generations: 2, elites: 2}
             active: {rounds: 1, top_k: 2, patience: 1}
             final: {max_windows: 1, blimp_limit: 0, mmlu_limit: 0, zeroshot_limit: 0, recover: [none], export: false}
             """);
