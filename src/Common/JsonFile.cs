@@ -17,12 +17,15 @@ public static class JsonFile
 
     public static void Save<T>(string path, T value) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(value, Options) + "\n");
 
-    public static T Load<T>(string path, string what)
+    public static T Load<T>(string path, string what) => Load<T>(path, what, Options);
+
+    /// <summary>As <see cref="Load{T}(string, string)"/>, for files written with other serializer options.</summary>
+    public static T Load<T>(string path, string what, JsonSerializerOptions options)
     {
         if (!File.Exists(path)) throw new UserError($"{path}: {what} not found");
         try
         {
-            return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Options) ?? throw new UserError($"{path}: empty {what}");
+            return JsonSerializer.Deserialize<T>(File.ReadAllText(path), options) ?? throw new UserError($"{path}: empty {what}");
         }
         catch (JsonException e) { throw new UserError($"{path}: malformed {what} ({e.Message})"); }
     }

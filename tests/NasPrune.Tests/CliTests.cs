@@ -35,7 +35,9 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void CorruptSafetensorsIsOneLineNamingTheFile()
     {
-        var c = ModelConfig.Uniform(vocab: 23, hidden: 16, layers: 1, heads: 2, kvHeads: 2, ffn: 8, maxPositions: 16);
+        // The embedded model's tokenizer goes beside it, so the vocabulary must hold its ids (a smaller one is refused first).
+        int vocab = NasPrune.Evaluator.Tokenization.TokenizerLoader.Load(DataDirectory.DefaultModel()).VocabSize;
+        var c = ModelConfig.Uniform(vocab: vocab, hidden: 16, layers: 1, heads: 2, kvHeads: 2, ffn: 8, maxPositions: 16);
         using (var m = new LlamaForCausalLM(c)) HfCheckpoint.SaveModel(m, dir);
         File.Copy(Path.Combine(DataDirectory.DefaultModel(), "tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
         var path = Path.Combine(dir, "model.safetensors");

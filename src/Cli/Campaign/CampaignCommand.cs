@@ -40,6 +40,8 @@ public static class CampaignCommand
                 return 0;
             }
             var paths = new CampaignPaths(Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", c.Name)));
+            // One campaign per run directory: two would race on the same stage files (see DirectoryLock).
+            using var runLock = DirectoryLock.Acquire(paths.Root, "campaign run directory");
             var results = CampaignPipeline.Run(c, paths, DataDirectory.Resolve(parse.GetValue(data)), DeviceChoice.Resolve(parse.GetValue(device)), Output.Reporter);
             if (parse.GetValue(json)) Output.WriteJson(results);
             else

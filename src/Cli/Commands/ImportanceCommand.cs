@@ -25,17 +25,20 @@ public static class ImportanceCommand
         var criterion = CliOptions.Criterion();
         var sequences = new Option<int>("--calibration-sequences") { Description = "calibration windows (validation split)", DefaultValueFactory = _ => 32 };
         var task = new Option<string>("--calibration-task") { Description = "wikitext2 or ptb (validation split)", DefaultValueFactory = _ => "wikitext2" };
-        var output = new Option<string?>("--out") { Description = "also write the scores to this JSON file" };
+        var output = new Option<string?>("--out") { Description = "also write the scores to this JSON file (never replaced without --force)" };
+        var force = new Option<bool>("--force") { Description = "replace an existing --out file" };
         var seed = CliOptions.Seed();
         var device = CliOptions.Device();
         var json = CliOptions.Json();
         var data = CliOptions.Data();
         var command = new Command("importance", "Score heads, FFN channels and layers with an importance criterion (cached next to the model)")
         {
-            model, criterion, sequences, task, output, seed, device, json, data,
+            model, criterion, sequences, task, output, force, seed, device, json, data,
         };
         command.SetAction(parse =>
         {
+            // Refuse before minutes of scoring: the rule every command follows (an existing file is replaced only on request).
+            string? outPath = parse.GetValue(output) is { } o ? OutputFile.Check(o, parse.GetValue(force)) : null;
             string dataDir = DataDirectory.Resolve(parse.GetValue(data));
             string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(dataDir);
             var c = ImportanceCriteria.Get(parse.GetValue(criterion)!);
@@ -51,7 +54,6 @@ public static class ImportanceCommand
                 var calibration = CalibrationData.Load(settings, dataDir, tokenizer, lm.Config.MaxPositionEmbeddings);
                 return c.Score(lm, calibration, hash);
             });
-            string? outPath = parse.GetValue(output);
             if (outPath is not null) scores.Save(outPath);
             var layers = scores.Layers.Select((score, i) => new LayerSummary(i, score,
                 scores.Heads[i].Length, scores.Heads[i].DefaultIfEmpty().Min(), scores.Heads[i].DefaultIfEmpty().Max(),

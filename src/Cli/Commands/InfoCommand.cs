@@ -41,6 +41,9 @@ public static class InfoCommand
     {
         var c = HfCheckpoint.LoadConfig(dir);
         HfCheckpoint.VerifyWeightHeaders(dir);
+        // A tokenizer whose ids run past vocab_size is a broken model even if info never tokenizes: say so here too.
+        if (File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "tokenizer.model")))
+            Evaluator.Tokenization.TokenizerLoader.Load(dir);
         var layers = c.Layers.Select((l, i) => new LayerInfo(i, l.Keep, l.Heads, l.KvHeads, l.Ffn, c.LayerParams(l))).ToList();
         return new ModelInfo(Path.GetFullPath(dir), c.ModelType, HfCheckpoint.ModelHash(dir), c.TotalParams, c.NumHiddenLayers,
             c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.IntermediateSize, c.VocabSize,

@@ -138,9 +138,12 @@ public static class PairsCommand
         var command = new Command("merge", "Merge every shard into one deduplicated Parquet file (rows ordered by sample index)") { dir, output, json };
         command.SetAction(parse =>
         {
-            string outPath = Path.GetFullPath(parse.GetValue(output)!);
-            if (File.Exists(outPath)) throw new UserError($"{outPath}: already exists; choose another --out");
+            string outPath = OutputFile.Check(parse.GetValue(output)!, force: null);
             var rows = PairStore.ReadAll(parse.GetValue(dir)!);
+            // Pairs of two base models measure two different things; one merged file would silently mix them.
+            var models = rows.Select(r => r.BaseModel).Distinct().Order(StringComparer.Ordinal).ToList();
+            if (models.Count > 1)
+                throw new UserError($"{Path.GetFullPath(parse.GetValue(dir)!)}: pairs of {models.Count} base models mixed ({string.Join(" and ", models)}); merge each model's pairs separately");
             var merged = new List<PairRecord>();
             foreach (var group in rows.GroupBy(r => r.ArchId))
             {

@@ -110,6 +110,7 @@ public static class PredictorCommand
             string outPath = parse.GetValue(output)!;
             if (File.Exists(outPath) || File.Exists(PredictorCard.PathFor(outPath)))
                 throw new UserError($"{outPath}: already exists; choose another --out (predictors are never overwritten)");
+            OutputFile.Check(outPath, force: null);
             var options = set.Read(parse);
             string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(parse.GetValue(data));
             var config = HfCheckpoint.LoadConfig(modelDir);
@@ -236,6 +237,7 @@ public static class PredictorCommand
         {
             string dir = parse.GetValue(output)!;
             if (Directory.Exists(dir)) throw new UserError($"{dir}: already exists; choose another --out");
+            OutputFile.CheckFolder(dir);
             string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(parse.GetValue(data));
             var config = HfCheckpoint.LoadConfig(modelDir);
             string hash = HfCheckpoint.ModelHash(modelDir);

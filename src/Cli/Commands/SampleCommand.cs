@@ -65,7 +65,7 @@ public static class SampleCommand
             var setup = System.Diagnostics.Stopwatch.StartNew();
             string dataDir = DataDirectory.Resolve(parse.GetValue(data));
             string modelDir = parse.GetValue(model) ?? DataDirectory.DefaultModel(dataDir);
-            string outDir = Path.GetFullPath(parse.GetValue(output)!);
+            string outDir = OutputFile.CheckFolder(parse.GetValue(output)!);
             var worker = ShardSpec.Parse(parse.GetValue(shard)!);
             var band = new BudgetBand(parse.GetValue(minKept), parse.GetValue(maxKept));
             band.Validate();
@@ -85,6 +85,8 @@ public static class SampleCommand
             // Refuse before any work: an existing pairs directory is continued only on request, never overwritten.
             if (!isResume && Directory.Exists(outDir) && PairStore.Files(outDir).Count > 0)
                 throw new UserError($"{outDir}: already holds pairs; pass --resume to continue it, or choose another --out");
+            // One writer per shard: a second process resuming the same shard would evaluate and append the same rows.
+            using var shardLock = DirectoryLock.Acquire(Path.Combine(outDir, worker.DirectoryName), $"pairs shard {worker}");
 
             var calibration = new CalibrationSettings(Seed: parse.GetValue(calibrationSeed));
             var dev = DeviceChoice.Resolve(parse.GetValue(device));

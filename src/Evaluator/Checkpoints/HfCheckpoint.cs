@@ -39,6 +39,9 @@ public static class HfCheckpoint
             {
                 if (!tensors.TryGetValue(name, out var stored))
                     throw new UserError($"{source}: tensor '{name}' missing (config.json describes it)");
+                // A weight stored as integers or booleans is a broken conversion: copying it would silently cast counts to floats.
+                if (!stored.is_floating_point())
+                    throw new UserError($"{source}: tensor '{name}' is stored as {SafeTensorsDType.FromScalarType(stored.dtype)}; a weight must be a float dtype (F16, BF16, F32, F64)");
                 if (!stored.shape.SequenceEqual(parameter.shape))
                     throw new UserError($"{source}: tensor '{name}' has shape [{string.Join(",", stored.shape)}], config.json implies [{string.Join(",", parameter.shape)}]");
                 parameter.copy_(stored);
@@ -62,18 +65,29 @@ public static class HfCheckpoint
     public static int VerifyWeightHeaders(string dir)
     {
         string single = Path.Combine(RequireDirectory(dir), CheckpointTensors.SingleFileName);
-        if (File.Exists(single)) return SafeTensorsFile.ReadHeader(single).Count;
+        if (File.Exists(single)) return CheckFloat(single, SafeTensorsFile.ReadHeader(single)).Count;
         string index = Path.Combine(dir, ShardedSafeTensors.IndexFileName);
         if (!File.Exists(index)) throw new UserError($"{dir}: no {CheckpointTensors.SingleFileName} or {ShardedSafeTensors.IndexFileName}");
         var map = ShardedSafeTensors.ReadWeightMap(index);
         foreach (var shard in map.Values.Distinct())
         {
-            var header = SafeTensorsFile.ReadHeader(Path.Combine(dir, shard));
+            var header = CheckFloat(Path.Combine(dir, shard), SafeTensorsFile.ReadHeader(Path.Combine(dir, shard)));
             foreach (var (name, _) in map.Where(kv => kv.Value == shard))
                 if (!header.ContainsKey(name)) throw new UserError($"{index}: tensor '{name}' is mapped to {shard}, which does not hold it");
         }
         return map.Count;
     }
+
+    /// <summary>Every tensor of a LLaMA-family checkpoint is a float weight: an integer or boolean dtype is a broken conversion.</summary>
+    static IReadOnlyDictionary<string, SafeTensorInfo> CheckFloat(string path, IReadOnlyDictionary<string, SafeTensorInfo> header)
+    {
+        foreach (var (name, info) in header)
+            if (!FloatDTypes.Contains(info.DType))
+                throw new UserError($"{path}: tensor '{name}' is stored as {info.DType}; a weight must be a float dtype (F16, BF16, F32, F64)");
+        return header;
+    }
+
+    static readonly string[] FloatDTypes = ["F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2"];
 
     /// <summary>
     /// Writes config.json and the weights (sharded above <paramref name="maxShardBytes"/>) into

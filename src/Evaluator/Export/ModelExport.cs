@@ -15,18 +15,20 @@ public static class ModelExport
     public static void Write(PreparedModel prepared, LlamaForCausalLM pruned, Architecture architecture, string outDir, ExportFormat format,
         IReadOnlyDictionary<string, string>? extraFiles = null)
     {
-        string staging = OutputDirectory.BeginStaging(outDir);
-        if (format.Gguf)
-            GgufExport.Write(pruned, prepared.ModelDir, Path.Combine(staging, ExportFormat.GgufFileName), format.GgufType,
-                $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(prepared.ModelDir))} {architecture.Id}");
-        else
+        // OutputDirectory.Write removes its staging folder when a write fails (a full disk): no leftovers of ours.
+        OutputDirectory.Write(outDir, staging =>
         {
-            HfCheckpoint.SaveModel(pruned, staging);
-            HfCheckpoint.CopyTokenizer(prepared.ModelDir, staging);
-        }
-        architecture.Save(Path.Combine(staging, "architecture.json"));
-        foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
-            AtomicFile.WriteAllText(Path.Combine(staging, name), text);
-        OutputDirectory.Publish(staging, outDir);
+            if (format.Gguf)
+                GgufExport.Write(pruned, prepared.ModelDir, Path.Combine(staging, ExportFormat.GgufFileName), format.GgufType,
+                    $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(prepared.ModelDir))} {architecture.Id}");
+            else
+            {
+                HfCheckpoint.SaveModel(pruned, staging);
+                HfCheckpoint.CopyTokenizer(prepared.ModelDir, staging);
+            }
+            architecture.Save(Path.Combine(staging, "architecture.json"));
+            foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
+                AtomicFile.WriteAllText(Path.Combine(staging, name), text);
+        });
     }
 }

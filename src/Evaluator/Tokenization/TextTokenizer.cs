@@ -45,6 +45,9 @@ public sealed class TextTokenizer
     /// <summary>Which file and kind of tokenizer this is, for the protocol every result records.</summary>
     public string Description { get; init; } = "";
 
+    /// <summary>The file it was read from (tokenizer.json or tokenizer.model), for errors that name it.</summary>
+    public string SourcePath { get; init; } = "";
+
     public int[] Encode(string text)
     {
         if (_wholePieceIds is null || Tokenizer.PreTokenizer is null)

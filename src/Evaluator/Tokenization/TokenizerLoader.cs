@@ -19,7 +19,25 @@ public static class TokenizerLoader
     /// <summary>End-of-text tokens to fall back on when tokenizer_config.json names none.</summary>
     private static readonly string[] WellKnownEndOfText = ["<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>"];
 
+    /// <summary>
+    /// The tokenizer of a model directory. When a config.json is beside it, every id must be below its vocab_size:
+    /// an id past the embedding table would index out of it (or read another token's row on some devices).
+    /// </summary>
     public static TextTokenizer Load(string modelDirectory)
+    {
+        var tokenizer = LoadTokenizer(modelDirectory);
+        string configPath = Path.Combine(modelDirectory, "config.json");
+        if (File.Exists(configPath))
+        {
+            int vocabSize = ModelConfig.Load(configPath).VocabSize;
+            if (tokenizer.VocabSize > vocabSize)
+                throw new UserError($"{tokenizer.SourcePath}: token ids reach {tokenizer.VocabSize - 1}, " +
+                                    $"past config.json's vocab_size {vocabSize}");
+        }
+        return tokenizer;
+    }
+
+    private static TextTokenizer LoadTokenizer(string modelDirectory)
     {
         string jsonPath = Path.Combine(modelDirectory, JsonFileName);
         string sentencePiecePath = Path.Combine(modelDirectory, SentencePieceFileName);
@@ -109,6 +127,7 @@ public static class TokenizerLoader
         return new TextTokenizer(tokenizer, vocabSize, endOfText, ignoreMerges ? vocab : null)
         {
             Description = $"tokenizer.json (byte-level BPE, {vocabSize} ids)",
+            SourcePath = path,
         };
     }
 
@@ -128,6 +147,7 @@ public static class TokenizerLoader
         return new TextTokenizer(tokenizer, vocabSize, tokenizer.EndOfSentenceId >= 0 ? tokenizer.EndOfSentenceId : null)
         {
             Description = $"tokenizer.model (SentencePiece, {vocabSize} ids)",
+            SourcePath = path,
         };
     }
 

@@ -46,7 +46,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
             string recordPath = paths.SearchRound(r);
             if (File.Exists(recordPath))
             {
-                var done = JsonSerializer.Deserialize<ActiveRound>(File.ReadAllText(recordPath), Json)!;
+                var done = JsonFile.Load<ActiveRound>(recordPath, "search round record", Json);
                 rounds.Add(done);
                 stale = done.Improved ? 0 : stale + 1;
                 continue;
@@ -121,5 +121,5 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
     sealed record RoundPlan(List<string> Candidates, double PredictedBest, string PredictedBestId, List<double> Log10Volumes, string Bounds);
 
     RoundPlan? LoadPlan(int r) =>
-        File.Exists(paths.SearchPlan(r)) ? JsonSerializer.Deserialize<RoundPlan>(File.ReadAllText(paths.SearchPlan(r)), Json) : null;
+        File.Exists(paths.SearchPlan(r)) ? JsonFile.Load<RoundPlan>(paths.SearchPlan(r), "search round plan", Json) : null;
 }

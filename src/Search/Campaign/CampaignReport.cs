@@ -23,7 +23,7 @@ public static class CampaignReport
         var pairs = PairStore.ReadAll(paths.Pairs);
         var random = Directory.Exists(paths.RandomPairs) && PairStore.Files(paths.RandomPairs).Count > 0 ? PairStore.ReadAll(paths.RandomPairs) : [];
         var rounds = Enumerable.Range(1, 1000).Select(paths.SearchRound).TakeWhile(File.Exists)
-            .Select(p => JsonSerializer.Deserialize<ActiveRound>(File.ReadAllText(p), Json)!).ToList();
+            .Select(p => JsonFile.Load<ActiveRound>(p, "search round record", Json)).ToList();
 
         Pareto(Path.Combine(paths.Root, "pareto.png"), pairs, random, results);
         LayerProfile(Path.Combine(paths.Root, "layer-profile.png"), pairs, results);
