@@ -30,9 +30,10 @@ public static class GenerationBench
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "prefill prompt length (capped at the context)", DefaultValueFactory = _ => 256 };
         var decodeTokens = new Option<int>("--decode-tokens") { Description = "greedy tokens decoded one at a time", DefaultValueFactory = _ => 64 };
         var repeats = new Option<int>("--repeats") { Description = "timed runs per figure (best kept)", DefaultValueFactory = _ => 3 };
+        var profile = new Option<bool>("--profile") { Description = "instead: profile NasPrune's decode step (time and tensors per stage), evaluation forward vs fused decoder" };
         var command = new Command("generation", "Prefill and batch-1 decode tokens/s: NasPrune vs llama.cpp on the same F32 weights")
         {
-            model, threads, promptTokens, decodeTokens, repeats, json, data,
+            model, threads, promptTokens, decodeTokens, repeats, profile, json, data,
         };
         command.SetAction(parse =>
         {
@@ -51,6 +52,20 @@ public static class GenerationBench
             int decodePrompt = Math.Min(16, context - decode);
             var random = new Random(1);
             int[] prompt = Enumerable.Range(0, prefillLength).Select(_ => random.Next(lm.Config.VocabSize)).ToArray();
+            if (parse.GetValue(profile))
+            {
+                // Warm-up, then each path profiled over the same steps.
+                DecodeProfile.Run(lm, prompt[..decodePrompt], Math.Min(decode, 8), fused: false);
+                DecodeProfile.Run(lm, prompt[..decodePrompt], Math.Min(decode, 8), fused: true);
+                var profiles = new[] { false, true }.Select(f => DecodeProfile.Run(lm, prompt[..decodePrompt], decode, f)).ToList();
+                if (parse.GetValue(json)) Output.WriteJson(new { Model = dir, Threads = n, Profiles = profiles });
+                else
+                {
+                    Console.WriteLine($"{dir} ({lm.Config.TotalParams:N0} params, F32), {n} threads, one token after a {decodePrompt}-token prompt:");
+                    foreach (var p in profiles) DecodeProfile.Print(p, Console.Out);
+                }
+                return 0;
+            }
 
             var greedy = new TokenSampler(0, 1, 0);
             var ours = Measure(runs, () => TextGenerator.Generate(lm, prompt, 1, greedy).PrefillSeconds,
