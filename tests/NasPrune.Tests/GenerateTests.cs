@@ -84,6 +84,81 @@ public sealed class GenerateTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Equal(ids.Length, cache.Length);
     }
 
+    /// <summary>Logits of the fused decode path, step by step, against the evaluation forward pass's cached steps.</summary>
+    static void AssertFusedStepsMatch(LlamaForCausalLM m, int[] ids, int prompt, double tolerance)
+    {
+        using var _ = inference_mode();
+        using var reference = new KvCache(m, batch: 1, capacity: ids.Length);
+        using var cache = new KvCache(m, batch: 1, capacity: ids.Length);
+        using var decoder = new FusedDecoder(m);
+        using (var scope = NewDisposeScope())
+        {
+            var p = tensor(ids[..prompt].Select(i => (long)i).ToArray(), [1, prompt]);
+            m.NextTokenLogits(p, reference);
+            m.NextTokenLogits(p, cache);
+        }
+        for (int t = prompt; t < ids.Length; t++)
+        {
+            using var scope = NewDisposeScope();
+            var expected = m.NextTokenLogits(tensor(new long[] { ids[t] }, [1, 1]), reference).data<float>().ToArray();
+            var fused = decoder.NextTokenLogits(ids[t], cache).data<float>().ToArray();
+            double diff = expected.Zip(fused, (a, b) => Math.Abs(a - b)).Max();
+            double scale = expected.Max(Math.Abs);
+            Assert.True(diff <= tolerance * scale, $"position {t}: max |fused - forward| = {diff} (largest logit {scale})");
+        }
+        Assert.Equal(ids.Length, cache.Length);
+        // The cached keys and values are the ones the forward pass stores (to the same tolerance of their largest entry).
+        for (int i = 0; i < m.Layers.Count; i++)
+            if (reference[i] is { } r)
+                foreach (var (a, b) in new[] { (r.Keys, cache[i]!.Keys), (r.Values, cache[i]!.Values) })
+                {
+                    double diff = (a - b).abs().max().item<float>(), largest = a.abs().max().item<float>();
+                    Assert.True(diff <= tolerance * largest, $"layer {i}: max |fused - forward| cached = {diff} (largest {largest})");
+                }
+    }
+
+    [Fact]
+    public void FusedDecodeStepsGiveTheForwardPassLogits()
+    {
+        using var m = Heterogeneous();
+        AssertFusedStepsMatch(m, Enumerable.Range(0, 40).Select(i => (i * 11 + 5) % 50).ToArray(), prompt: 7, tolerance: 1e-5);
+    }
+
+    [Fact]
+    public void FusedDecodeHandlesBiasesSlidingWindowsAndCandidatesInPlace()
+    {
+        // Qwen2-style q/k/v biases, sliding window of 6 from layer 1 on, GQA groups of 3.
+        var c = ModelConfig.Uniform(vocab: 40, hidden: 48, layers: 3, heads: 6, kvHeads: 2, ffn: 20, maxPositions: 64,
+            tieEmbeddings: false, modelType: "qwen2", qkvBias: true) with { SlidingWindow = new SlidingWindow(6, 1) };
+        using var m = new LlamaForCausalLM(c);
+        m.InitializeWeights(5, std: 0.3);
+        using (no_grad())
+            foreach (var (name, p) in m.named_parameters())
+                if (name.EndsWith(".bias")) p.normal_(0, 0.3);
+        m.eval();
+        int[] ids = Enumerable.Range(0, 30).Select(i => (i * 7 + 1) % 40).ToArray();
+        AssertFusedStepsMatch(m, ids, prompt: 3, tolerance: 1e-5);
+        // A candidate applied in place: prefixes of heads and channels, one layer dropped.
+        m.SetActiveShapes([new LayerShape(true, 3, 1, 8), LayerShape.Dropped, new LayerShape(true, 6, 2, 0)]);
+        AssertFusedStepsMatch(m, ids, prompt: 5, tolerance: 1e-5);
+    }
+
+    [Fact]
+    public void AdaptersOrObserversFallBackToTheForwardPass()
+    {
+        using var m = Heterogeneous();
+        Assert.Null(FusedDecoder.Unsupported(m));
+        int[] prompt = [4, 8, 15, 16];
+        var fused = TextGenerator.Generate(m, prompt, 12, new TokenSampler(0, 1, 0)).Tokens;
+        Assert.Equal(TextGenerator.Generate(m, prompt, 12, new TokenSampler(0, 1, 0), fused: false).Tokens, fused);
+        int observed = 0;
+        m.Layers[0].mlp!.OnOutputProjectionInput = _ => observed++;
+        Assert.NotNull(FusedDecoder.Unsupported(m));
+        Assert.Throws<ArgumentException>(() => new FusedDecoder(m));
+        Assert.Equal(fused, TextGenerator.Generate(m, prompt, 12, new TokenSampler(0, 1, 0)).Tokens);
+        Assert.Equal(12, observed); // the prompt once, then every fed-back token: the observer saw each step
+    }
+
     [Fact]
     public void NucleusKeepsOnlyTheMostLikelyTokensAndSamplesBySoftmax()
     {

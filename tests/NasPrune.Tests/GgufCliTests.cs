@@ -46,18 +46,30 @@ public sealed class GgufCliTests(TinyModelDirectory tiny, Xunit.Abstractions.ITe
         GgufExportTests.AssertLlamaCppAgrees(pruned, Path.Combine(outDir, "model.gguf"), windows, output);
     }
 
-    /// <summary>Both engines of the benchmark decode the same greedy continuation (same weights, same argmax).</summary>
+    /// <summary>Both engines of the benchmark decode the same greedy continuation (same weights, same argmax), dense and pruned.</summary>
     [Fact]
     public void GenerationBenchRunsBothEnginesOnTheSameWeights()
     {
-        var r = CliProcess.Run("bench", "generation", "--model", tiny.Dir, "--threads", "1", "--decode-tokens", "12", "--repeats", "1", "--json");
+        var r = CliProcess.Run("bench", "generation", "--model", tiny.Dir, "--threads", "1", "--decode-tokens", "12", "--repeats", "1",
+            "--pruned", "0.2", "0.5", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var root = System.Text.Json.JsonDocument.Parse(r.Stdout).RootElement;
         Assert.Equal(32, root.GetProperty("prompt_tokens").GetInt32()); // 256 capped at the tiny model's context
-        Assert.Equal(12, root.GetProperty("same_greedy_tokens").GetInt32());
-        var engines = root.GetProperty("engines").EnumerateArray().ToArray();
-        Assert.Equal(["nasprune", "llama.cpp"], engines.Select(e => e.GetProperty("engine").GetString()));
-        Assert.All(engines, e => Assert.True(e.GetProperty("decode_tokens_per_second").GetDouble() > 0));
+        var variants = root.GetProperty("variants").EnumerateArray().ToArray();
+        Assert.Equal(3, variants.Length);
+        long dense = root.GetProperty("params").GetInt64();
+        Assert.Equal(dense, variants[0].GetProperty("params").GetInt64());
+        foreach (var v in variants)
+        {
+            Assert.Equal(12, v.GetProperty("same_greedy_tokens").GetInt32());
+            var engines = v.GetProperty("engines").EnumerateArray().ToArray();
+            Assert.Equal(["nasprune", "llama.cpp"], engines.Select(e => e.GetProperty("engine").GetString()));
+            Assert.All(engines, e => Assert.True(e.GetProperty("decode_tokens_per_second").GetDouble() > 0));
+            Assert.Equal((double)dense / v.GetProperty("params").GetInt64(), v.GetProperty("param_ratio").GetDouble(), 9);
+        }
+        // Uniform pruning to the budget: at least the share asked for is gone.
+        Assert.True(variants[1].GetProperty("params").GetInt64() <= 0.8 * dense);
+        Assert.True(variants[2].GetProperty("params").GetInt64() <= 0.5 * dense);
     }
 
     [Fact]

@@ -193,6 +193,18 @@ public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
         AssertLlamaCppAgrees(model, logitTolerance: 2e-2, pplTolerance: 1e-2, type: GgufTensorType.F16);
     }
 
+    /// <summary>
+    /// BF16 (8 significant bits against F16's 11): llama.cpp's CPU backend loads it and also rounds the activations
+    /// to bf16 in its matmuls, so the tolerances are looser than F16's.
+    /// </summary>
+    [Fact]
+    public void BFloat16ExportStaysClose()
+    {
+        using var full = Real();
+        using var model = Pruned(full, [new LayerShape(true, 4, 4, 688), .. Enumerable.Repeat(new LayerShape(true, 8, 8, 344), 7)]);
+        AssertLlamaCppAgrees(model, logitTolerance: 5e-2, pplTolerance: 2e-2, type: GgufTensorType.BF16);
+    }
+
     [Fact]
     public void LlamaCppTokenizesWikiTextAsNasPrune()
     {

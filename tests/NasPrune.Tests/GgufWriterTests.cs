@@ -49,6 +49,30 @@ public class GgufWriterTests
         Assert.Equal(dataStart + 64, stream.Length); // the last tensor is padded too
     }
 
+    [Theory]
+    [InlineData(0x3f800000u, 0x3f80)] // 1
+    [InlineData(0xc0000000u, 0xc000)] // -2
+    [InlineData(0x3f808000u, 0x3f80)] // exactly halfway between 0x3f80 and 0x3f81: ties to even (down)
+    [InlineData(0x3f818000u, 0x3f82)] // halfway between 0x3f81 and 0x3f82: ties to even (up)
+    [InlineData(0x3f808001u, 0x3f81)] // just above halfway: up
+    [InlineData(0x7f800000u, 0x7f80)] // infinity
+    public void BFloat16RoundsToNearestEven(uint floatBits, int bits) =>
+        Assert.Equal((ushort)bits, GgufWriter.ToBFloat16(BitConverter.UInt32BitsToSingle(floatBits)));
+
+    [Fact]
+    public void BFloat16TensorsAreTwoBytesAndNaNStaysNaN()
+    {
+        var w = new GgufWriter();
+        w.AddTensor("t.bf16", [3], GgufTensorType.BF16, () => [0.5f, -3, float.NaN]);
+        var stream = new MemoryStream();
+        w.Write(stream);
+        var bytes = stream.ToArray();
+        int data = bytes.Length - 32; // the one tensor, padded to 32 bytes
+        ushort At(int i) => BitConverter.ToUInt16(bytes, data + 2 * i);
+        Assert.Equal([0.5f, -3], new[] { At(0), At(1) }.Select(b => BitConverter.UInt32BitsToSingle((uint)b << 16)));
+        Assert.True(float.IsNaN(BitConverter.UInt32BitsToSingle((uint)At(2) << 16)));
+    }
+
     [Fact]
     public void RotaryPermutationInterleavesTheHalvesOfEachHead()
     {

@@ -15,12 +15,13 @@ namespace NasPrune.Evaluator.Export;
 /// </summary>
 public static class GgufExport
 {
-    public static readonly string[] Types = ["f32", "f16"];
+    public static readonly string[] Types = ["f32", "f16", "bf16"];
 
     public static GgufTensorType ParseType(string name) => name.ToLowerInvariant() switch
     {
         "f32" => GgufTensorType.F32,
         "f16" => GgufTensorType.F16,
+        "bf16" => GgufTensorType.BF16,
         _ => throw new UserError($"--gguf-type {name}: expected one of {string.Join(", ", Types)}"),
     };
 
@@ -40,8 +41,8 @@ public static class GgufExport
         var w = new GgufWriter();
         w.Add("general.architecture", GgufValue.Str(arch));
         w.Add("general.name", GgufValue.Str(name));
-        // llama_ftype: 0 all F32, 1 mostly F16 (norms stay F32).
-        w.Add("general.file_type", GgufValue.U32(type == GgufTensorType.F32 ? 0u : 1u));
+        // llama_ftype: 0 all F32, 1 mostly F16, 32 mostly BF16 (norms stay F32).
+        w.Add("general.file_type", GgufValue.U32(type switch { GgufTensorType.F32 => 0u, GgufTensorType.F16 => 1u, _ => 32u }));
         w.Add($"{arch}.vocab_size", GgufValue.U32((uint)c.VocabSize));
         w.Add($"{arch}.context_length", GgufValue.U32((uint)c.MaxPositionEmbeddings));
         w.Add($"{arch}.embedding_length", GgufValue.U32((uint)c.HiddenSize));

@@ -4,7 +4,8 @@ using System.Text;
 namespace NasPrune.Evaluator.Export;
 
 /// <summary>ggml tensor types this writer stores (ids from ggml's <c>ggml_type</c>).</summary>
-public enum GgufTensorType : uint { F32 = 0, F16 = 1 }
+/// <summary>ggml_type values: F32 0, F16 1, BF16 30 (ggml.h).</summary>
+public enum GgufTensorType : uint { F32 = 0, F16 = 1, BF16 = 30 }
 
 /// <summary>
 /// Writes a GGUF v3 file (ggml's docs/gguf.md): little-endian header ("GGUF", version 3, tensor count, metadata
@@ -85,9 +86,21 @@ public sealed class GgufWriter
             if (values.LongLength != t.Count)
                 throw new InvalidOperationException($"tensor {t.Name}: shape [{string.Join(", ", t.Shape)}] but {values.LongLength} values");
             if (t.Type == GgufTensorType.F32) w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+            else if (t.Type == GgufTensorType.BF16) w.Write(MemoryMarshal.AsBytes(Array.ConvertAll(values, ToBFloat16).AsSpan()));
             else w.Write(MemoryMarshal.AsBytes(Array.ConvertAll(values, v => (Half)v).AsSpan()));
             Pad(w, dataStart);
         }
+    }
+
+    /// <summary>
+    /// The bfloat16 bits of a float as ggml's GGML_FP32_TO_BF16 computes them: the upper 16 bits rounded to nearest,
+    /// ties to even; a NaN stays a (quiet) NaN.
+    /// </summary>
+    public static ushort ToBFloat16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if ((bits & 0x7fffffff) > 0x7f800000) return (ushort)((bits >> 16) | 64);
+        return (ushort)((bits + (0x7fff + ((bits >> 16) & 1))) >> 16);
     }
 
     static ulong ByteCount(TensorEntry t) => (ulong)t.Count * (t.Type == GgufTensorType.F32 ? 4UL : 2UL);
