@@ -23,5 +23,6 @@ var root = new RootCommand("NasPrune: structured pruning of LLaMA-family models 
     BenchCommand.Create(),
     GenerateCommand.Create(),
     PredictorCommand.Create(),
+    SynthCommand.Create(),
 };
 return CommandRunner.Invoke(root, args);
