@@ -314,3 +314,45 @@ public sealed class FamilyTests : IDisposable
         Assert.Equal(3_821_079_552, counts["phi-3-mini-4k"]); // Phi-3-mini's 3.8 B
     }
 }
+
+/// <summary>The Taylor criterion's memory model: it refuses a pass that cannot fit, before any gradient exists.</summary>
+public sealed class TaylorMemoryTests
+{
+    [Fact]
+    public void RefusesAnImpossibleRunBeforeAllocatingGradients()
+    {
+        var c = ModelConfig.Uniform(vocab: 64, hidden: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 24, maxPositions: 32);
+        using var m = LlamaModelTests.Tiny(c);
+        var ids = Enumerable.Range(0, 400).Select(i => i * 7 % 64).ToArray();
+        var data = CalibrationData.FromTokens(ids, new CalibrationSettings(Sequences: 4, SeqLen: 32), 32);
+        var estimate = TaylorCriterion.Estimate(c, 4, 32);
+        var criterion = new TaylorCriterion(availableBytes: () => estimate.Total - estimate.Weights - 1);
+        var e = Assert.Throws<UserError>(() => criterion.Score(m, data, "hash"));
+        Assert.Contains("taylor importance needs about", e.Message);
+        Assert.Contains("GiB are available", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.All(m.parameters(), p => Assert.Null(p.grad));
+
+        // One byte more and it runs.
+        var scores = new TaylorCriterion(availableBytes: () => estimate.Total - estimate.Weights).Score(m, data, "hash");
+        Assert.Equal(2, scores.Layers.Length);
+    }
+
+    [Fact]
+    public void EstimateGrowsAsTheModelAndTheBatchDo()
+    {
+        var small = ShapeTable.Find("tinyllama-1.1b").Config();
+        var c = ModelConfig.FromJson(small, "tinyllama");
+        var e = TaylorCriterion.Estimate(c, 4, 256);
+        Assert.Equal(c.TotalParams * 4, e.Weights);
+        Assert.Equal(e.Weights, e.Gradients);
+        Assert.Equal(3L * 4 * 256 * 32000 * 4, e.Logits);
+        var twice = TaylorCriterion.Estimate(c, 8, 256);
+        Assert.Equal(2 * e.Logits, twice.Logits);
+        Assert.Equal(2 * e.Activations, twice.Activations, tolerance: 2);
+        // A 70B-class model cannot fit a 24 GiB machine: weights and gradients alone are over 500 GiB.
+        var big = c with { HiddenSize = 8192, IntermediateSize = 28672, NumHiddenLayers = 80, NumAttentionHeads = 64, NumKeyValueHeads = 8, HeadDim = 128, VocabSize = 128256 };
+        big = big with { Layers = Enumerable.Repeat(big.UniformLayer, 80).ToArray() };
+        Assert.True(TaylorCriterion.Estimate(big, 1, 256).Total > 500L << 30);
+    }
+}

@@ -62,6 +62,7 @@ public static class PruneCommand
             Description = "validation split used for calibration: wikitext2 or ptb",
             DefaultValueFactory = _ => "wikitext2",
         };
+        public readonly Option<int> SeqLen = CliOptions.SeqLen();
         public readonly Option<string> Split = new("--split") { Description = "split of the before/after perplexities", DefaultValueFactory = _ => "test" };
         public readonly Option<int?> EvalWindows = new("--eval-windows") { Description = "evaluate only the first N windows of each split" };
         public readonly Option<long> Seed = CliOptions.Seed();
@@ -70,7 +71,7 @@ public static class PruneCommand
         public readonly Option<string?> Data = CliOptions.Data();
 
         public IEnumerable<Option> All => [Model, Criterion, Uniform, Random, Arch, Remove, Out, Format, GgufType, Force, Recover, Corpus, LoraSteps,
-            LoraRank, LoraLr, CalibrationSequences, CalibrationTask, Split, EvalWindows, Seed, Device, Json, Data];
+            LoraRank, LoraLr, CalibrationSequences, CalibrationTask, SeqLen, Split, EvalWindows, Seed, Device, Json, Data];
     }
 
     public static Command Create() => Build("prune",
@@ -112,7 +113,7 @@ public static class PruneCommand
         var recovery = RecoveryPlan.Parse(parse.GetValue(o.Recover)!, new ReconstructionOptions(), lora,
             parse.GetValue(o.Corpus) ?? Path.Combine(dataDir, "train-corpus"));
         if (recovery.Lora) lora.Validate();
-        var calibration = new CalibrationSettings(PerplexityTask.Get(parse.GetValue(o.CalibrationTask)!).Name, parse.GetValue(o.CalibrationSequences), 0, seed);
+        var calibration = new CalibrationSettings(PerplexityTask.Get(parse.GetValue(o.CalibrationTask)!).Name, parse.GetValue(o.CalibrationSequences), ImportanceCommand.CheckSeqLen(parse.GetValue(o.SeqLen)), seed);
         if (calibration.Sequences <= 0) throw new UserError($"--calibration-sequences {calibration.Sequences}: must be positive");
         var split = PerplexityTask.ParseSplit(parse.GetValue(o.Split)!);
         var device = DeviceChoice.Resolve(parse.GetValue(o.Device));
@@ -150,7 +151,7 @@ public static class PruneCommand
         }
         var result = new PruneResult(Path.GetFullPath(modelDir), prepared.ModelHash, prepared.Scores.Criterion, method, budget,
             architecture.Id, architecture.Params(config), config.TotalParams, architecture.ParamRatio(config),
-            architecture.ForwardFlopsPerToken(config, config.MaxPositionEmbeddings), config.ForwardFlopsPerToken(config.MaxPositionEmbeddings),
+            architecture.ForwardFlopsPerToken(config, prepared.SeqLen), config.ForwardFlopsPerToken(prepared.SeqLen),
             recovery.Name, calibration, before, after, outDir, architecture.ToJson());
         if (outDir is not null)
         {

@@ -411,13 +411,13 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     /// run over chunks of positions, so the full [batch, seq, vocab] logits never exist at once (a 128k
     /// vocabulary would need gigabytes for them).
     /// </summary>
-    public (double Nll, long Tokens) NextTokenNll(Tensor inputIds, int chunkTokens = DefaultChunkTokens)
+    public (double Nll, long Tokens) NextTokenNll(Tensor inputIds, int? chunkTokens = null)
     {
         using var scope = NewDisposeScope();
         var hidden = NextTokenHidden(inputIds);
         var targets = NextTokenTargets(inputIds);
         double nll = 0;
-        foreach (var (start, n) in Chunks(targets.shape[0], chunkTokens))
+        foreach (var (start, n) in Chunks(targets.shape[0], chunkTokens ?? ChunkTokens))
         {
             using var chunkScope = NewDisposeScope();
             var logits = OutputLogits(hidden.narrow(0, start, n));
@@ -426,8 +426,19 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         return (nll, targets.shape[0]);
     }
 
-    /// <summary>Positions per output-projection chunk: bounds the live logits to chunk × vocab floats.</summary>
+    /// <summary>Most positions per output-projection chunk: bounds the live logits to chunk × vocab floats.</summary>
     public const int DefaultChunkTokens = 1024;
+
+    /// <summary>Float32 logits one chunk may hold: 2^26 (256 MiB), so a 151,936-entry vocabulary takes 441 positions per chunk.</summary>
+    public const long ChunkLogitElements = 1L << 26;
+
+    /// <summary>
+    /// Positions per output-projection chunk for this model: <see cref="DefaultChunkTokens"/>, fewer where the
+    /// vocabulary is so large that chunk × vocab would exceed <see cref="ChunkLogitElements"/> (at least 64).
+    /// </summary>
+    public int ChunkTokens => ChunkTokensFor(Config.VocabSize);
+
+    public static int ChunkTokensFor(int vocab) => (int)Math.Clamp(ChunkLogitElements / vocab, 64, DefaultChunkTokens);
 
     /// <summary>The final (normed) hidden states of every predicting position, [batch·(seq−1), hidden].</summary>
     public Tensor NextTokenHidden(Tensor inputIds)
