@@ -14,6 +14,8 @@ OUT="$ROOT/experiments/scale/results"
 SEQ="${SCALE_SEQ_LEN:-256}"            # window length of every calibration and evaluation window
 CAL="${SCALE_CALIBRATION:-4}"          # importance calibration windows
 CRITERIA="${SCALE_CRITERIA:-magnitude activation output-approx taylor}"
+# Stages to run (default all); e.g. SCALE_SKIP="sample predictor-synthetic-pairs predictor-train" on a busy machine.
+SKIP=" ${SCALE_SKIP:-} "
 mkdir -p "$WORK" "$OUT"
 "$ROOT/nasprune" --help >/dev/null      # build once
 rm -rf "$WORK/bin" && cp -r "$ROOT/src/Cli/bin/Release/net10.0" "$WORK/bin"
@@ -28,6 +30,7 @@ for shape in "${shapes[@]}"; do
   printf 'shape\tstage\texit\twall_s\tmax_rss_kib\tload_avg\tcommand\n' > "$tsv"
   stage() { # stage NAME command...
     local name="$1"; shift
+    if [[ "$SKIP" == *" $name "* ]]; then echo "[$shape] $name: skipped (SCALE_SKIP)" >&2; return 0; fi
     local load; load=$(cut -d' ' -f1 /proc/loadavg)
     /usr/bin/time -v -o "$logs/$name.time" "$@" >"$logs/$name.out" 2>"$logs/$name.err"
     local rc=$?
@@ -45,7 +48,7 @@ for shape in "${shapes[@]}"; do
     rm -rf "$model"
     stage synth "${NP[@]}" synth --shape "$shape" --out "$model" --json || continue
   fi
-  rm -rf "$model/.nasprune" "$WORK/$shape-pairs" "$WORK/$shape-synth-pairs" "$WORK/$shape-pruned" "$WORK/$shape-gguf" "$WORK/$shape-predictor.zip"
+  rm -rf "$model/.nasprune" "$WORK/$shape-pairs" "$WORK/$shape-synth-pairs" "$WORK/$shape-pruned" "$WORK/$shape-gguf" "$WORK/$shape-predictor".*
   stage info "${NP[@]}" info --model "$model" --json
   stage eval "${NP[@]}" eval --model "$model" --task wikitext2 --split validation --seq-len "$SEQ" --max-windows 2 --json
   for c in $CRITERIA; do
@@ -54,11 +57,12 @@ for shape in "${shapes[@]}"; do
   stage sample "${NP[@]}" sample --model "$model" --out "$WORK/$shape-pairs" --count 3 --windows 2 --seq-len "$SEQ" \
     --calibration-sequences "$CAL" --criterion activation --measure both --json
   stage predictor-synthetic-pairs "${NP[@]}" predictor synthetic-pairs --model "$model" --count 400 --out "$WORK/$shape-synth-pairs"
-  stage predictor-train "${NP[@]}" predictor train --model "$model" --pairs "$WORK/$shape-synth-pairs" --out "$WORK/$shape-predictor.zip" --json
-  stage export-hf "${NP[@]}" export --model "$model" --uniform --remove 0.2 --criterion activation --calibration-sequences "$CAL" \
+  stage predictor-train "${NP[@]}" predictor train --model "$model" --pairs "$WORK/$shape-synth-pairs" --out "$WORK/$shape-predictor.zip" \
+    --folds 3 --curve-sizes 100 200 --curve-repeats 1 --json
+  stage export-hf "${NP[@]}" prune --model "$model" --uniform --remove 0.2 --criterion activation --calibration-sequences "$CAL" \
     --seq-len "$SEQ" --eval-windows 1 --out "$WORK/$shape-pruned" --json
   stage eval-exported "${NP[@]}" eval --model "$WORK/$shape-pruned" --task wikitext2 --split validation --seq-len "$SEQ" --max-windows 2 --json
-  stage export-gguf "${NP[@]}" export --model "$model" --uniform --remove 0.2 --criterion activation --calibration-sequences "$CAL" \
+  stage export-gguf "${NP[@]}" prune --model "$model" --uniform --remove 0.2 --criterion activation --calibration-sequences "$CAL" \
     --seq-len "$SEQ" --eval-windows 1 --format gguf --out "$WORK/$shape-gguf" --json
   stage generate "${NP[@]}" generate --model "$model" --prompt "The history of the city" --max-new-tokens 8 --temperature 0 --json
   [ "$shape" != embedded ] && [ -z "${SCALE_KEEP:-}" ] && rm -rf "$WORK/$shape-pruned" "$WORK/$shape-gguf"

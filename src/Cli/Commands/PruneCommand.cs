@@ -118,6 +118,8 @@ public static class PruneCommand
         var split = PerplexityTask.ParseSplit(parse.GetValue(o.Split)!);
         var device = DeviceChoice.Resolve(parse.GetValue(o.Device));
 
+        // A family GGUF cannot express is refused before minutes of importance and evaluation, not after them.
+        if (format.Gguf && outDir is not null) GgufExport.CheckExpressible(HfCheckpoint.LoadConfig(modelDir));
         using var prepared = PreparedModel.Prepare(modelDir, dataDir, parse.GetValue(o.Criterion)!, calibration, device, log: Output.Log);
         var config = prepared.Model.Config;
         string method;

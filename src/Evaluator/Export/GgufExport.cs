@@ -156,7 +156,7 @@ public static class GgufExport
         return original.Zip(scaled, (o, s) => (float)(o / s)).ToArray();
     }
 
-    static void CheckExpressible(ModelConfig c)
+    public static void CheckExpressible(ModelConfig c)
     {
         if (c.ModelType == "qwen2")
             throw new UserError("GGUF export: qwen2 models (q/k/v biases, NEOX RoPE) are not exported; llama and mistral are");
