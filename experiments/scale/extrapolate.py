@@ -8,6 +8,9 @@ import json, os, glob
 here = os.path.dirname(os.path.abspath(__file__))
 
 SHAPES = {  # name: (vocab, hidden, layers, heads, kv, head_dim, ffn, tied)
+    "embedded": (4096, 256, 8, 8, 8, 32, 688, True),
+    "smollm-135m": (49152, 576, 30, 9, 3, 64, 1536, True),
+    "qwen3-0.6b": (151936, 1024, 28, 16, 8, 128, 3072, True),
     "qwen2.5-0.5b": (151936, 896, 24, 14, 2, 64, 4864, True),
     "tinyllama-1.1b": (32000, 2048, 22, 32, 4, 64, 5632, False),
     "llama-3.1-8b": (128256, 4096, 32, 32, 8, 128, 14336, False),

@@ -213,6 +213,9 @@ public sealed class FamilyTests : IDisposable
     {
         string model = SynthFamily(shape);
         using var prepared = PreparedModel.Prepare(model, DataDirectory.Resolve(), criterion, new CalibrationSettings(Sequences: 2, SeqLen: 64, Seed: 3), CPU);
+        // Calibration and perplexity windows follow the calibration's seq_len (64), not the context (128).
+        Assert.Equal(64, prepared.SeqLen);
+        Assert.Equal(64, prepared.Perplexity(prepared.Model, PerplexityTask.WikiText2, Split.Validation, maxWindows: 1).SeqLen);
         // Reordering by importance computes the same function.
         using (var original = HfCheckpoint.LoadModel(model))
         {
@@ -326,7 +329,7 @@ public sealed class TaylorMemoryTests
         var ids = Enumerable.Range(0, 400).Select(i => i * 7 % 64).ToArray();
         var data = CalibrationData.FromTokens(ids, new CalibrationSettings(Sequences: 4, SeqLen: 32), 32);
         var estimate = TaylorCriterion.Estimate(c, 4, 32);
-        var criterion = new TaylorCriterion(availableBytes: () => estimate.Total - estimate.Weights - 1);
+        var criterion = new TaylorCriterion(availableBytes: () => TaylorCriterion.RequiredExtra(estimate) - 1);
         var e = Assert.Throws<UserError>(() => criterion.Score(m, data, "hash"));
         Assert.Contains("taylor importance needs about", e.Message);
         Assert.Contains("GiB are available", e.Message);
@@ -334,7 +337,7 @@ public sealed class TaylorMemoryTests
         Assert.All(m.parameters(), p => Assert.Null(p.grad));
 
         // One byte more and it runs.
-        var scores = new TaylorCriterion(availableBytes: () => estimate.Total - estimate.Weights).Score(m, data, "hash");
+        var scores = new TaylorCriterion(availableBytes: () => TaylorCriterion.RequiredExtra(estimate)).Score(m, data, "hash");
         Assert.Equal(2, scores.Layers.Length);
     }
 
