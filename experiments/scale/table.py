@@ -34,6 +34,8 @@ for st in stages:
         r = next((r for r in rows[s] if r["stage"] == st), None)
         if r is None:
             cells.append("–")
+        elif r["exit"] in ("143", "137"):
+            cells.append("stopped for time (killed)")
         elif r["exit"] != "0":
             err = open(os.path.join(res, "logs", s, st + ".err")).read().strip().splitlines()
             line = next((l for l in err if l.startswith("nasprune: error")), err[-1] if err else "")
