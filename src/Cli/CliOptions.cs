@@ -40,6 +40,13 @@ public static class CliOptions
         DefaultValueFactory = _ => "activation",
     };
 
+    /// <summary>Window length of calibration (importance) and of the perplexities a command measures; 0 = the model's context length.</summary>
+    public static Option<int> SeqLen() => new("--seq-len")
+    {
+        Description = "window length of calibration and perplexity windows (default 0: the model's context length, e.g. 32,768 for Qwen2.5)",
+        DefaultValueFactory = _ => 0,
+    };
+
     public static Option<string?> Model() => new("--model")
     {
         Description = "Hugging Face model directory (default: the embedded model data/models/nasprune-tiny-llama)",

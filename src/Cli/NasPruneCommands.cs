@@ -24,6 +24,7 @@ public static class NasPruneCommands
         ReportCommand.Create(),
         BenchCommand.Create(),
         GenerateCommand.Create(),
+        SynthCommand.Create(),
         PredictorCommand.Create(),
     };
 }

@@ -7,14 +7,16 @@ namespace NasPrune.Common;
 /// <summary>
 /// A LLaMA-family model's configuration, read from and written to a Hugging Face <c>config.json</c>.
 /// Supported <c>model_type</c>s share LLaMA's block (RMSNorm, RoPE, gated MLP, GQA): llama, mistral (sliding-window
-/// attention) and qwen2 (q/k/v biases, optional sliding window). Every field that changes the computation is either
+/// attention), qwen2 (q/k/v biases, optional sliding window), qwen3 (per-head RMSNorm of queries and keys,
+/// <c>q_norm</c>/<c>k_norm</c>, before RoPE) and phi3 (q/k/v and gate/up fused into one matrix each in the
+/// checkpoint; the model holds them split, the checkpoint reader and writer split and re-fuse them). Every field that changes the computation is either
 /// computed or refused when read: the model computed is the model config.json describes. Per-layer shapes come from
 /// <c>block_configs</c> when present (heterogeneous, pruned models), else every layer has the uniform shape of the
 /// standard fields.
 /// </summary>
 public sealed record ModelConfig
 {
-    public static readonly string[] SupportedModelTypes = ["llama", "mistral", "qwen2"];
+    public static readonly string[] SupportedModelTypes = ["llama", "mistral", "qwen2", "qwen3", "phi3"];
 
     public string ModelType { get; init; } = "llama";
     public int VocabSize { get; init; }
@@ -37,6 +39,10 @@ public sealed record ModelConfig
     public bool QkvBias { get; init; }
     public bool OutputBias { get; init; }
     public bool MlpBias { get; init; }
+    /// <summary>Qwen3: RMSNorm over head_dim of every query and key head (one weight shared by all heads), before RoPE.</summary>
+    public bool QkNorm { get; init; }
+    /// <summary>Phi-3 stores q/k/v as one <c>qkv_proj</c> and gate/up as one <c>gate_up_proj</c> (see <see cref="FusedProjections"/>).</summary>
+    public bool FusedProjections => ModelType == "phi3";
     public int? BosTokenId { get; init; }
     public int? EosTokenId { get; init; }
     public string TorchDtype { get; init; } = "float32";
@@ -52,14 +58,14 @@ public sealed record ModelConfig
     /// <summary>A uniform LLaMA configuration (used by train-base and tests).</summary>
     public static ModelConfig Uniform(int vocab, int hidden, int layers, int heads, int kvHeads, int ffn,
         int maxPositions, bool tieEmbeddings = true, double ropeTheta = 10000, double rmsEps = 1e-5,
-        string modelType = "llama", bool qkvBias = false)
+        string modelType = "llama", bool qkvBias = false, int? headDim = null)
     {
         var c = new ModelConfig
         {
             ModelType = modelType, VocabSize = vocab, HiddenSize = hidden, IntermediateSize = ffn,
-            NumHiddenLayers = layers, NumAttentionHeads = heads, NumKeyValueHeads = kvHeads, HeadDim = hidden / heads,
+            NumHiddenLayers = layers, NumAttentionHeads = heads, NumKeyValueHeads = kvHeads, HeadDim = headDim ?? hidden / heads,
             MaxPositionEmbeddings = maxPositions, RopeTheta = ropeTheta, RmsNormEps = rmsEps,
-            TieWordEmbeddings = tieEmbeddings, QkvBias = qkvBias,
+            TieWordEmbeddings = tieEmbeddings, QkvBias = qkvBias, QkNorm = modelType == "qwen3",
         };
         return c with { Layers = Enumerable.Repeat(c.UniformLayer, layers).ToArray() };
     }
@@ -81,6 +87,7 @@ public sealed record ModelConfig
         long p = HiddenSize * (q + 2 * kv) + q * HiddenSize + HiddenSize; // q,k,v,o + input_layernorm
         if (QkvBias) p += q + 2 * kv;
         if (OutputBias) p += HiddenSize;
+        if (QkNorm) p += 2L * HeadDim; // q_norm, k_norm: one head_dim weight each, shared by the heads
         return p;
     }
 
@@ -150,6 +157,11 @@ public sealed record ModelConfig
         var (scaling, theta) = RopeScaling.Read(j, source);
 
         bool attentionBias = Bool(j, "attention_bias", source) ?? false;
+        if (modelType == "phi3" && (attentionBias || Bool(j, "mlp_bias", source) == true))
+            throw new UserError($"{source}: phi3 with attention_bias or mlp_bias: Phi3ForCausalLM has no projection biases, so NasPrune does not compute them");
+        // Phi3Config's dropouts are off at evaluation; read for their type only.
+        Dbl(j, "resid_pdrop", source);
+        Dbl(j, "embd_pdrop", source);
         var c = new ModelConfig
         {
             ModelType = modelType, VocabSize = vocab, HiddenSize = hidden, IntermediateSize = ffn,
@@ -164,6 +176,7 @@ public sealed record ModelConfig
             QkvBias = modelType == "qwen2" || attentionBias,
             OutputBias = modelType != "qwen2" && attentionBias,
             MlpBias = Bool(j, "mlp_bias", source) ?? false,
+            QkNorm = modelType == "qwen3",
             BosTokenId = FirstInt(j["bos_token_id"]),
             EosTokenId = FirstInt(j["eos_token_id"]),
             TorchDtype = Str(j, "torch_dtype", source) ?? "float32",
@@ -241,7 +254,14 @@ public sealed record ModelConfig
     {
         var j = new JsonObject
         {
-            ["architectures"] = new JsonArray(ModelType == "qwen2" ? "Qwen2ForCausalLM" : ModelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"),
+            ["architectures"] = new JsonArray(ModelType switch
+            {
+                "qwen2" => "Qwen2ForCausalLM",
+                "qwen3" => "Qwen3ForCausalLM",
+                "phi3" => "Phi3ForCausalLM",
+                "mistral" => "MistralForCausalLM",
+                _ => "LlamaForCausalLM",
+            }),
             ["model_type"] = ModelType,
             ["vocab_size"] = VocabSize,
             ["hidden_size"] = HiddenSize,

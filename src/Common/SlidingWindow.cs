@@ -11,7 +11,7 @@ namespace NasPrune.Common;
 /// </summary>
 public sealed record SlidingWindow(int Size, int FirstLayer)
 {
-    // MistralConfig and Qwen2Config both default sliding_window to 4096 when the key is absent; JSON null turns it off.
+    // MistralConfig, Qwen2Config and Qwen3Config default sliding_window to 4096 when the key is absent; JSON null turns it off.
     const int HuggingFaceDefaultSize = 4096;
     const int Qwen2DefaultMaxWindowLayers = 28;
 
@@ -23,7 +23,10 @@ public sealed record SlidingWindow(int Size, int FirstLayer)
             case "mistral":
                 // MistralModel ignores layer_types (it warns and uses the window in every layer).
                 return ReadSize(j, source) is int w ? new SlidingWindow(w, 0) : null;
-            case "qwen2":
+            case "phi3":
+                // Phi3Config defaults sliding_window to None; when set, every layer slides (Phi-3-mini-4k: 2047).
+                return j["sliding_window"] is not null && Int(j, "sliding_window", source, min: 1) is int pw ? new SlidingWindow(pw, 0) : null;
+            case "qwen2" or "qwen3":
                 // Qwen2Config: sliding_window = sliding_window if use_sliding_window else None; layers from
                 // max_window_layers on slide, unless layer_types lists each layer's kind.
                 if (Bool(j, "use_sliding_window", source) != true || ReadSize(j, source) is not int size) return null;
@@ -55,9 +58,9 @@ public sealed record SlidingWindow(int Size, int FirstLayer)
     /// <summary>Writes the window (or its absence) so that Hugging Face reads back the same attention.</summary>
     public static void Write(JsonObject j, string modelType, SlidingWindow? window)
     {
-        if (modelType == "mistral")
-            j["sliding_window"] = window?.Size; // explicit null: an absent key would mean 4096 to Hugging Face
-        else if (modelType == "qwen2")
+        if (modelType is "mistral" or "phi3")
+            j["sliding_window"] = window?.Size; // explicit null: an absent key would mean 4096 to Hugging Face's Mistral
+        else if (modelType is "qwen2" or "qwen3")
         {
             j["use_sliding_window"] = window is not null;
             if (window is null) return;

@@ -4,8 +4,8 @@ namespace NasPrune.Tests;
 
 /// <summary>
 /// A deliberately naive LLaMA forward pass in plain C# doubles, written from the formulas (RMSNorm, rotate-half
-/// RoPE, grouped-query causal softmax attention with an optional sliding window, a gated MLP with config.json's
-/// hidden_act, tied/untied head), sharing no code with the TorchSharp model. Tests compare the two on tiny models.
+/// RoPE, grouped-query causal softmax attention with an optional sliding window, Qwen3's per-head q/k RMSNorm,
+/// a gated MLP with config.json's hidden_act, tied/untied head; Phi-3's fused tensors split by its formulas), sharing no code with the TorchSharp model. Tests compare the two on tiny models.
 /// </summary>
 public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, double[,]> w, IReadOnlyDictionary<string, double[]> v)
 {
@@ -62,6 +62,12 @@ public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, 
         var q = Linear(x, p + "self_attn.q_proj");
         var k = Linear(x, p + "self_attn.k_proj");
         var val = Linear(x, p + "self_attn.v_proj");
+        // Qwen3: every query and key head is RMS-normalised over head_dim (one weight for all heads) before RoPE.
+        if (v.TryGetValue(p + "self_attn.q_norm.weight", out var qNorm))
+        {
+            q = PerHeadRmsNorm(q, s.Heads, qNorm);
+            k = PerHeadRmsNorm(k, s.KvHeads, v[p + "self_attn.k_norm.weight"]);
+        }
         var merged = new double[t, s.Heads * hd];
         for (int head = 0; head < s.Heads; head++)
         {
@@ -86,6 +92,59 @@ public sealed class ReferenceDecoder(ModelConfig c, IReadOnlyDictionary<string, 
             }
         }
         return Linear(merged, p + "self_attn.o_proj");
+    }
+
+    double[,] PerHeadRmsNorm(double[,] x, int heads, double[] weight)
+    {
+        int t = x.GetLength(0), hd = weight.Length;
+        var y = new double[t, heads * hd];
+        for (int head = 0; head < heads; head++)
+        {
+            var slice = new double[t, hd];
+            for (int i = 0; i < t; i++) for (int u = 0; u < hd; u++) slice[i, u] = x[i, head * hd + u];
+            var normed = RmsNorm(slice, weight);
+            for (int i = 0; i < t; i++) for (int u = 0; u < hd; u++) y[i, head * hd + u] = normed[i, u];
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// Phi-3's checkpoint tensors as the separate projections this reference reads, by Phi3Attention/Phi3MLP's
+    /// formulas: qkv_proj's output is queries (heads·head_dim), then keys, then values (kv heads·head_dim each);
+    /// gate_up_proj's output is chunked in two, gate first.
+    /// </summary>
+    public static Dictionary<string, double[,]> SplitPhi3(ModelConfig c, IReadOnlyDictionary<string, double[,]> stored)
+    {
+        var w = new Dictionary<string, double[,]>();
+        foreach (var (name, m) in stored)
+        {
+            if (name.EndsWith("self_attn.qkv_proj.weight"))
+            {
+                string p = name[..^"qkv_proj.weight".Length];
+                int layer = int.Parse(name.Split('.')[2]);
+                int q = c.Layers[layer].Heads * c.HeadDim, kv = c.Layers[layer].KvHeads * c.HeadDim;
+                w[p + "q_proj.weight"] = Rows(m, 0, q);
+                w[p + "k_proj.weight"] = Rows(m, q, kv);
+                w[p + "v_proj.weight"] = Rows(m, q + kv, kv);
+            }
+            else if (name.EndsWith("mlp.gate_up_proj.weight"))
+            {
+                string p = name[..^"gate_up_proj.weight".Length];
+                int half = m.GetLength(0) / 2;
+                w[p + "gate_proj.weight"] = Rows(m, 0, half);
+                w[p + "up_proj.weight"] = Rows(m, half, half);
+            }
+            else w[name] = m;
+        }
+        return w;
+    }
+
+    static double[,] Rows(double[,] m, int start, int count)
+    {
+        int cols = m.GetLength(1);
+        var r = new double[count, cols];
+        for (int i = 0; i < count; i++) for (int j = 0; j < cols; j++) r[i, j] = m[start + i, j];
+        return r;
     }
 
     double[,] Mlp(double[,] x, string p)

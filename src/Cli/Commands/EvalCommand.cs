@@ -99,14 +99,19 @@ public static class EvalCommand
             var dev = DeviceChoice.Resolve(parse.GetValue(device));
             TorchSharp.torch.manual_seed(parse.GetValue(seed));
             var tokenizer = TokenizerLoader.Load(modelDir);
+            var loadWatch = System.Diagnostics.Stopwatch.StartNew();
             using var evaluated = EvaluatedModel.Load(modelDir, dataDir, parse.GetValue(arch), parse.GetValue(criterion)!, parse.GetValue(seed),
                 dev, DeviceChoice.ResolveDtype(parse.GetValue(dtype), dev));
             var lm = evaluated.Model;
+            long weightBytes = lm.parameters().Sum(p => p.numel() * p.element_size());
+            Output.Log($"model loaded in {loadWatch.Elapsed.TotalSeconds:F1} s: weights {weightBytes / (double)(1L << 30):F2} GiB in {lm.parameters().First().dtype}; " +
+                       $"{Evaluator.Runtime.ProcessMemory.Describe()}");
             var ids = tokenizer.Encode(t.LoadText(dataDir, s));
             int total = Math.Min(ids.Length / length, windows ?? int.MaxValue);
             var result = Output.WithProgress($"{t.Name} {s.ToString().ToLowerInvariant()}", total,
                 progress => PerplexityEvaluator.Evaluate(lm, ids, t.Name, s.ToString().ToLowerInvariant(), length, batchSize, windows, progress))
                 with { Tokenizer = tokenizer.Description, ModelHash = evaluated.Identity, Text = t.Description };
+            Output.Log($"evaluated: {Evaluator.Runtime.ProcessMemory.Describe()}; logits chunk {lm.ChunkTokens} positions x {lm.Config.VocabSize} ids");
             if (parse.GetValue(json)) Output.WriteJson(result);
             else
                 Console.WriteLine($"{result.Task} {result.Split}: ppl {result.Ppl:F3}  (nll {result.Nll:F5}, {result.Windows} windows x {result.SeqLen} tokens, " +

@@ -25,6 +25,7 @@ public static class ImportanceCommand
         var criterion = CliOptions.Criterion();
         var sequences = new Option<int>("--calibration-sequences") { Description = "calibration windows (validation split)", DefaultValueFactory = _ => 32 };
         var task = new Option<string>("--calibration-task") { Description = "wikitext2 or ptb (validation split)", DefaultValueFactory = _ => "wikitext2" };
+        var seqLen = CliOptions.SeqLen();
         var output = new Option<string?>("--out") { Description = "also write the scores to this JSON file (never replaced without --force)" };
         var force = new Option<bool>("--force") { Description = "replace an existing --out file" };
         var seed = CliOptions.Seed();
@@ -33,7 +34,7 @@ public static class ImportanceCommand
         var data = CliOptions.Data();
         var command = new Command("importance", "Score heads, FFN channels and layers with an importance criterion (cached next to the model)")
         {
-            model, criterion, sequences, task, output, force, seed, device, json, data,
+            model, criterion, sequences, task, seqLen, output, force, seed, device, json, data,
         };
         command.SetAction(parse =>
         {
@@ -44,7 +45,7 @@ public static class ImportanceCommand
             var c = ImportanceCriteria.Get(parse.GetValue(criterion)!);
             int n = parse.GetValue(sequences);
             if (n <= 0) throw new UserError($"--calibration-sequences {n}: must be positive");
-            var settings = new CalibrationSettings(PerplexityTask.Get(parse.GetValue(task)!).Name, n, 0, parse.GetValue(seed));
+            var settings = new CalibrationSettings(PerplexityTask.Get(parse.GetValue(task)!).Name, n, CheckSeqLen(parse.GetValue(seqLen)), parse.GetValue(seed));
             string hash = HfCheckpoint.ModelHash(modelDir);
             var tokenizer = TokenizerLoader.Load(modelDir);
             using var lm = HfCheckpoint.LoadModel(modelDir, DeviceChoice.Resolve(parse.GetValue(device)));
@@ -69,4 +70,6 @@ public static class ImportanceCommand
         });
         return command;
     }
+
+    internal static int CheckSeqLen(int seqLen) => seqLen >= 0 ? seqLen : throw new UserError($"--seq-len {seqLen}: must be positive (or 0 for the model's context length)");
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using NasPrune.Common;
+using NasPrune.Evaluator.Checkpoints;
 using NasPrune.Evaluator.Export;
 using NasPrune.Evaluator.Importance;
 using NasPrune.Evaluator.Perplexity;
@@ -56,6 +57,7 @@ public static class PruneCommand
             Description = "validation split used for calibration: wikitext2 or ptb",
             DefaultValueFactory = _ => "wikitext2",
         };
+        public readonly Option<int> SeqLen = CliOptions.SeqLen();
         public readonly Option<string> Split = new("--split") { Description = "split of the before/after perplexities", DefaultValueFactory = _ => "test" };
         public readonly Option<int?> EvalWindows = new("--eval-windows") { Description = "evaluate only the first N windows of each split" };
         public readonly Option<long> Seed = CliOptions.Seed();
@@ -64,7 +66,7 @@ public static class PruneCommand
         public readonly Option<string?> Data = CliOptions.Data();
 
         public IEnumerable<Option> All => [Model, Criterion, Uniform, Random, Arch, Remove, Out, Format, GgufType, Force, Recover, Corpus, LoraSteps,
-            LoraRank, LoraLr, CalibrationSequences, CalibrationTask, Split, EvalWindows, Seed, Device, Json, Data];
+            LoraRank, LoraLr, CalibrationSequences, CalibrationTask, SeqLen, Split, EvalWindows, Seed, Device, Json, Data];
     }
 
     public static Command Create() => Build("prune",
@@ -106,11 +108,13 @@ public static class PruneCommand
         var recovery = RecoveryPlan.Parse(parse.GetValue(o.Recover)!, new ReconstructionOptions(), lora,
             parse.GetValue(o.Corpus) ?? Path.Combine(dataDir, "train-corpus"));
         if (recovery.Lora) lora.Validate();
-        var calibration = new CalibrationSettings(PerplexityTask.Get(parse.GetValue(o.CalibrationTask)!).Name, parse.GetValue(o.CalibrationSequences), 0, seed);
+        var calibration = new CalibrationSettings(PerplexityTask.Get(parse.GetValue(o.CalibrationTask)!).Name, parse.GetValue(o.CalibrationSequences), ImportanceCommand.CheckSeqLen(parse.GetValue(o.SeqLen)), seed);
         if (calibration.Sequences <= 0) throw new UserError($"--calibration-sequences {calibration.Sequences}: must be positive");
         var split = PerplexityTask.ParseSplit(parse.GetValue(o.Split)!);
         var device = DeviceChoice.Resolve(parse.GetValue(o.Device));
 
+        // A family GGUF cannot express is refused before minutes of importance and evaluation, not after them.
+        if (format.Gguf && outDir is not null) GgufExport.CheckExpressible(HfCheckpoint.LoadConfig(modelDir));
         using var prepared = PreparedModel.Prepare(modelDir, dataDir, parse.GetValue(o.Criterion)!, calibration, device, log: Output.Log);
         var config = prepared.Model.Config;
         string method;
@@ -132,7 +136,7 @@ public static class PruneCommand
         var before = CandidatePipeline.PerplexitiesInPlace(prepared, architecture, split, evalWindows, "pruned", reporter);
         var result = new PruneReport(Path.GetFullPath(modelDir), prepared.ModelHash, prepared.Scores.Criterion, method, budget,
             architecture.Id, architecture.Params(config), config.TotalParams, architecture.ParamRatio(config),
-            architecture.ForwardFlopsPerToken(config, config.MaxPositionEmbeddings), config.ForwardFlopsPerToken(config.MaxPositionEmbeddings),
+            architecture.ForwardFlopsPerToken(config, prepared.SeqLen), config.ForwardFlopsPerToken(prepared.SeqLen),
             recovery.Name, calibration, before, null, outDir, architecture.ToJson());
         if (!recovery.IsNone || outDir is not null)
         {

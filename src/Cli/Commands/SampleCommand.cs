@@ -31,6 +31,7 @@ public static class SampleCommand
         var metric = new Option<string>("--budget-metric") { Description = "what the band measures: params or flops", DefaultValueFactory = _ => "params" };
         var bounds = new Option<string?>("--bounds") { Description = "per-layer keep-ratio bounds (JSON as the search writes: {\"layers\": [{\"head_min\", ...}]}), e.g. a shrunken space" };
         var windows = new Option<int>("--windows") { Description = "validation windows per task (a fixed seeded subset)", DefaultValueFactory = _ => 32 };
+        var seqLen = CliOptions.SeqLen();
         var windowSeed = new Option<long>("--window-seed") { Description = "seed of the window subset", DefaultValueFactory = _ => 1234 };
         var tasks = new Option<string[]>("--tasks")
         {
@@ -38,6 +39,7 @@ public static class SampleCommand
         };
         var zeroShot = new Option<string?>("--zeroshot") { Description = "also score one zero-shot task (its last --zeroshot-items items)" };
         var zeroShotItems = new Option<int>("--zeroshot-items") { Description = "items of the zero-shot task used for pairs", DefaultValueFactory = _ => 200 };
+        var calibrationSequences = new Option<int>("--calibration-sequences") { Description = "importance calibration windows (validation split)", DefaultValueFactory = _ => new CalibrationSettings().Sequences };
         var calibrationSeed = new Option<long>("--calibration-seed") { Description = "seed of the importance calibration windows", DefaultValueFactory = _ => 1234 };
         var shard = new Option<string>("--shard") { Description = "this worker's share i/N of the stream (e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)", DefaultValueFactory = _ => "0/1" };
         var resume = new Option<bool>("--resume") { Description = "continue a pairs directory: skip architectures already evaluated" };
@@ -57,8 +59,8 @@ public static class SampleCommand
         var data = CliOptions.Data();
         var command = new Command("sample", "Sample architectures in a budget band and write architecture–accuracy pairs (Parquet; resumable, shardable)")
         {
-            output, model, criterion, count, minKept, maxKept, metric, bounds, windows, windowSeed, tasks, zeroShot, zeroShotItems,
-            calibrationSeed, shard, resume, rowsPerPart, batchSize, measure, klTopK, seed, device, json, data,
+            output, model, criterion, count, minKept, maxKept, metric, bounds, windows, seqLen, windowSeed, tasks, zeroShot, zeroShotItems,
+            calibrationSequences, calibrationSeed, shard, resume, rowsPerPart, batchSize, measure, klTopK, seed, device, json, data,
         };
         command.SetAction(parse =>
         {
@@ -88,7 +90,8 @@ public static class SampleCommand
             // One writer per shard: a second process resuming the same shard would evaluate and append the same rows.
             using var shardLock = DirectoryLock.Acquire(Path.Combine(outDir, worker.DirectoryName), $"pairs shard {worker}");
 
-            var calibration = new CalibrationSettings(Seed: parse.GetValue(calibrationSeed));
+            var calibration = new CalibrationSettings(Sequences: parse.GetValue(calibrationSequences), SeqLen: ImportanceCommand.CheckSeqLen(parse.GetValue(seqLen)), Seed: parse.GetValue(calibrationSeed));
+            if (calibration.Sequences <= 0) throw new UserError($"--calibration-sequences {calibration.Sequences}: must be positive");
             var dev = DeviceChoice.Resolve(parse.GetValue(device));
             using var prepared = PreparedModel.Prepare(modelDir, dataDir, parse.GetValue(criterion)!, calibration, dev, log: Output.Log);
             string? boundsPath = parse.GetValue(bounds);

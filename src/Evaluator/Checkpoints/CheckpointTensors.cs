@@ -67,7 +67,7 @@ public static partial class CheckpointTensors
         }
     }
 
-    private static void DeleteShards(string directory, HashSet<string> keep)
+    internal static void DeleteShards(string directory, HashSet<string> keep)
     {
         foreach (string path in Directory.EnumerateFiles(directory, "model-*-of-*.safetensors"))
         {

@@ -176,7 +176,7 @@ public static class ShardedSafeTensors
         return shards;
     }
 
-    private static void WriteIndex(Stream stream, long totalSize, SortedDictionary<string, string> weightMap)
+    internal static void WriteIndex(Stream stream, long totalSize, SortedDictionary<string, string> weightMap)
     {
         // Indented, as transformers writes it: the index is the one file people open to read.
         using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });

@@ -157,10 +157,14 @@ public static class GgufExport
         return original.Zip(scaled, (o, s) => (float)(o / s)).ToArray();
     }
 
-    static void CheckExpressible(ModelConfig c)
+    public static void CheckExpressible(ModelConfig c)
     {
         if (c.ModelType == "qwen2")
             throw new UserError("GGUF export: qwen2 models (q/k/v biases, NEOX RoPE) are not exported; llama and mistral are");
+        if (c.ModelType == "qwen3")
+            throw new UserError("GGUF export: qwen3 models (q_norm/k_norm, NEOX RoPE; llama.cpp's qwen3 architecture has no per-layer shapes) are not exported; llama and mistral are");
+        if (c.ModelType == "phi3")
+            throw new UserError("GGUF export: phi3 models (fused qkv/gate_up, NEOX RoPE; llama.cpp's phi3 architecture has no per-layer shapes) are not exported; llama and mistral are");
         if (c.QkvBias || c.OutputBias || c.MlpBias)
             throw new UserError("GGUF export: projection biases (attention_bias, mlp_bias) have no place in llama.cpp's llama/deci tensors");
         if (c.HeadDim % 2 != 0)

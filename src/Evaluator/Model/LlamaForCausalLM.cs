@@ -6,7 +6,7 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace NasPrune.Evaluator.Model;
 
-// A LLaMA-family decoder (LLaMA, Mistral, Qwen2) computed exactly as Hugging Face's LlamaForCausalLM computes
+// A LLaMA-family decoder (LLaMA, Mistral, Qwen2, Qwen3, Phi-3) computed exactly as Hugging Face's LlamaForCausalLM computes
 // it, with one difference that is the point of this project: every layer has its own number of attention
 // heads and FFN channels, and may be absent. Module and field names match the Hugging Face checkpoint
 // ("model.layers.3.self_attn.q_proj.weight"), so a state dict is a checkpoint.
@@ -91,6 +91,8 @@ public static class Rotary
 public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     public readonly Linear q_proj, k_proj, v_proj, o_proj;
+    /// <summary>Qwen3's RMSNorm over head_dim of each query / key head (one weight for all heads), before RoPE; null elsewhere.</summary>
+    public readonly RmsNorm? q_norm, k_norm;
     readonly int headDim, groupSize;
     /// <summary>Sliding-window size of this layer (Mistral, Qwen2), or null for the whole causal prefix.</summary>
     readonly int? window;
@@ -117,6 +119,11 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         k_proj = nn.Linear(c.HiddenSize, shape.KvHeads * headDim, hasBias: c.QkvBias);
         v_proj = nn.Linear(c.HiddenSize, shape.KvHeads * headDim, hasBias: c.QkvBias);
         o_proj = nn.Linear(shape.Heads * headDim, c.HiddenSize, hasBias: c.OutputBias);
+        if (c.QkNorm)
+        {
+            q_norm = new RmsNorm(headDim, c.RmsNormEps);
+            k_norm = new RmsNorm(headDim, c.RmsNormEps);
+        }
         RegisterComponents();
     }
 
@@ -134,6 +141,7 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var q = Project(x, q_proj, "q_proj", heads).view(batch, seq, heads, headDim).transpose(1, 2);
         var k = Project(x, k_proj, "k_proj", kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
         var v = Project(x, v_proj, "v_proj", kvHeads).view(batch, seq, kvHeads, headDim).transpose(1, 2);
+        if (q_norm is not null) (q, k) = (q_norm.call(q), k_norm!.call(k));
         var c = cos.narrow(0, start, seq);
         var s = sin.narrow(0, start, seq);
         q = Rotary.Apply(q, c, s);
@@ -403,13 +411,13 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     /// run over chunks of positions, so the full [batch, seq, vocab] logits never exist at once (a 128k
     /// vocabulary would need gigabytes for them).
     /// </summary>
-    public (double Nll, long Tokens) NextTokenNll(Tensor inputIds, int chunkTokens = DefaultChunkTokens)
+    public (double Nll, long Tokens) NextTokenNll(Tensor inputIds, int? chunkTokens = null)
     {
         using var scope = NewDisposeScope();
         var hidden = NextTokenHidden(inputIds);
         var targets = NextTokenTargets(inputIds);
         double nll = 0;
-        foreach (var (start, n) in Chunks(targets.shape[0], chunkTokens))
+        foreach (var (start, n) in Chunks(targets.shape[0], chunkTokens ?? ChunkTokens))
         {
             using var chunkScope = NewDisposeScope();
             var logits = OutputLogits(hidden.narrow(0, start, n));
@@ -418,8 +426,19 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         return (nll, targets.shape[0]);
     }
 
-    /// <summary>Positions per output-projection chunk: bounds the live logits to chunk × vocab floats.</summary>
+    /// <summary>Most positions per output-projection chunk: bounds the live logits to chunk × vocab floats.</summary>
     public const int DefaultChunkTokens = 1024;
+
+    /// <summary>Float32 logits one chunk may hold: 2^26 (256 MiB), so a 151,936-entry vocabulary takes 441 positions per chunk.</summary>
+    public const long ChunkLogitElements = 1L << 26;
+
+    /// <summary>
+    /// Positions per output-projection chunk for this model: <see cref="DefaultChunkTokens"/>, fewer where the
+    /// vocabulary is so large that chunk × vocab would exceed <see cref="ChunkLogitElements"/> (at least 64).
+    /// </summary>
+    public int ChunkTokens => ChunkTokensFor(Config.VocabSize);
+
+    public static int ChunkTokensFor(int vocab) => (int)Math.Clamp(ChunkLogitElements / vocab, 64, DefaultChunkTokens);
 
     /// <summary>The final (normed) hidden states of every predicting position, [batch·(seq−1), hidden].</summary>
     public Tensor NextTokenHidden(Tensor inputIds)

@@ -38,7 +38,7 @@ public sealed class PairEvaluator : IDisposable
             throw new UserError("--measure kl scores WikiText-2 only; further --tasks or --zeroshot need --measure both");
         Prepared = prepared;
         Settings = settings;
-        seqLen = prepared.Model.Config.MaxPositionEmbeddings;
+        seqLen = prepared.SeqLen;
         denseFlops = prepared.Model.Config.ForwardFlopsPerToken(seqLen);
         windows = settings.Tasks.Distinct().Select(name =>
         {

@@ -15,7 +15,7 @@ public static class PairProtocols
         bool hasKl = PairMeasure.HasKl(evaluation.Measure);
         return new PairProtocol(prepared.ModelHash, prepared.Scores.Criterion, calibration, minKept, maxKept, budgetMetric, bounds,
             ImportanceHash(prepared), seed, evaluation.Windows, evaluation.WindowSeed, evaluation.Tasks, evaluation.ZeroShotTask,
-            evaluation.ZeroShotTask is null ? null : evaluation.ZeroShotItems, prepared.Model.Config.MaxPositionEmbeddings, ProductVersion.Current,
+            evaluation.ZeroShotTask is null ? null : evaluation.ZeroShotItems, prepared.SeqLen, ProductVersion.Current,
             hasKl ? evaluation.Measure : null, hasKl ? evaluation.KlTopK : null);
     }
 

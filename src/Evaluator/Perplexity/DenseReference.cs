@@ -57,7 +57,7 @@ public sealed class DenseReference : IDisposable
             var ids = new List<Tensor>();
             var logP = new List<Tensor>();
             var tail = new List<Tensor>();
-            foreach (var (start, n) in LlamaForCausalLM.Chunks(h.shape[0], LlamaForCausalLM.DefaultChunkTokens))
+            foreach (var (start, n) in LlamaForCausalLM.Chunks(h.shape[0], model.ChunkTokens))
             {
                 var lp = F.log_softmax(model.OutputLogits(h.narrow(0, start, n)), 1);
                 var (values, indices) = lp.topk(topK, dim: 1);

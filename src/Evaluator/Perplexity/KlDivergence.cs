@@ -41,7 +41,7 @@ public static class KlDivergence
             using var scope = NewDisposeScope();
             var hidden = model.NextTokenHidden(input);
             var targets = LlamaForCausalLM.NextTokenTargets(input);
-            foreach (var (start, n) in LlamaForCausalLM.Chunks(targets.shape[0], LlamaForCausalLM.DefaultChunkTokens))
+            foreach (var (start, n) in LlamaForCausalLM.Chunks(targets.shape[0], model.ChunkTokens))
             {
                 using var chunkScope = NewDisposeScope();
                 var logP = F.log_softmax(model.OutputLogits(hidden.narrow(0, start, n)), 1);

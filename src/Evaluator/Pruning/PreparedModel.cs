@@ -25,6 +25,11 @@ public sealed class PreparedModel : IDisposable
     public ImportanceScores Scores { get; }
     public CalibrationData Calibration { get; }
     public PruningSpace Space { get; }
+    /// <summary>
+    /// Window length of this preparation's calibration and perplexities: the calibration settings' SeqLen, or the
+    /// model's context length when that is 0 (the default; a 32k-context model on a CPU asks for shorter windows).
+    /// </summary>
+    public int SeqLen => Calibration.SeqLen;
     readonly Dictionary<(string, Split), int[]> evaluationTokens = [];
     readonly Dictionary<string, int[]> corpusTokens = [];
 
@@ -113,16 +118,16 @@ public sealed class PreparedModel : IDisposable
     public PerplexityResult Perplexity(LlamaForCausalLM model, PerplexityTask task, Split split, int? maxWindows = null,
         int batchSize = 8, IProgress<int>? progress = null) =>
         PerplexityEvaluator.Evaluate(model, EvaluationTokens(task, split), task.Name, split.ToString().ToLowerInvariant(),
-            model.Config.MaxPositionEmbeddings, batchSize, maxWindows, progress) with
+            SeqLen, batchSize, maxWindows, progress) with
         {
             Tokenizer = Tokenizer.Description,
             ModelHash = ModelHash,
             Text = task.Description,
         };
 
-    /// <summary>Windows a task's split yields at this model's context length (capped by <paramref name="maxWindows"/>).</summary>
+    /// <summary>Windows a task's split yields at <see cref="SeqLen"/> (capped by <paramref name="maxWindows"/>).</summary>
     public int WindowCount(PerplexityTask task, Split split, int? maxWindows = null) =>
-        Math.Min(EvaluationTokens(task, split).Length / Model.Config.MaxPositionEmbeddings, maxWindows ?? int.MaxValue);
+        Math.Min(EvaluationTokens(task, split).Length / SeqLen, maxWindows ?? int.MaxValue);
 
     public void Dispose() => Model.Dispose();
 }
