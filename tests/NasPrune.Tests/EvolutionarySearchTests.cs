@@ -1,5 +1,4 @@
 using NasPrune.Common;
-using NasPrune.Cli.Bench;
 using NasPrune.Search;
 using Xunit;
 
@@ -102,16 +101,5 @@ public class EvolutionarySearchTests
         Assert.All(result.Top, t => Assert.Equal(t.Architecture.Layers[0].Heads == 8, double.IsPositiveInfinity(t.Score)));
         Assert.Equal(result.Top.OrderBy(t => t.Score).Select(t => t.Score), result.Top.Select(t => t.Score));
         Assert.Throws<UserError>(() => new EvolutionarySearch(SearchTestData.FineSpace).Run(o with { Elites = 12 }, LayerBounds.Full(4), band, Recording([]), []));
-    }
-
-    [Fact]
-    public void TheBenchmarkBreedsTheCandidatesItWasAskedFor()
-    {
-        var config = ModelConfig.Load(Path.Combine(DataDirectory.DefaultModel(), "config.json"));
-        var r = SearchBench.Run(new PruningSpace(config, "bench"), candidates: 2000, population: 100, shrinkSampleSize: 100);
-        Assert.True(r.Candidates >= 2000 && r.Candidates < 2100, $"{r.Candidates} candidates");
-        Assert.True(r.Evaluated <= r.Candidates && r.Evaluated > 0);
-        Assert.True(r.SearchSeconds > 0 && r.ShrinkSampled > 0);
-        Assert.True(r.FinalBest < r.InitialBest, $"the search did not improve on its first generation ({r.InitialBest} → {r.FinalBest})");
     }
 }

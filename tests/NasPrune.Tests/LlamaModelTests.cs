@@ -7,13 +7,7 @@ namespace NasPrune.Tests;
 
 public class LlamaModelTests
 {
-    internal static LlamaForCausalLM Tiny(ModelConfig c, long seed = 7)
-    {
-        var m = new LlamaForCausalLM(c);
-        m.InitializeWeights(seed, std: 0.3); // large weights so that every part of the block matters
-        m.eval();
-        return m;
-    }
+    internal static LlamaForCausalLM Tiny(ModelConfig c, long seed = 7) => TestModels.Tiny(c, seed);
 
     internal static ReferenceDecoder Reference(LlamaForCausalLM m)
     {

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using NasPrune.Cli.LlamaCpp;
 using NasPrune.Common;
 using NasPrune.Evaluator.Checkpoints;
 using NasPrune.Evaluator.Export;

@@ -22,6 +22,8 @@ public sealed class LoraAdapterSet : IDisposable
     readonly List<LlamaAttention> attentions = [];
     readonly List<LlamaMlp> mlps = [];
     bool attached;
+    // The adapters draw their dropout masks from this generator while training: the set owns it and disposes it last.
+    Generator? generator;
 
     LoraAdapterSet() { }
 
@@ -45,8 +47,8 @@ public sealed class LoraAdapterSet : IDisposable
         options.Validate();
         var config = model.Config;
         var device = model.model.embed_tokens.weight!.device;
-        using var generator = new Generator((ulong)options.Seed);
-        var set = new LoraAdapterSet();
+        var generator = new Generator((ulong)options.Seed);
+        var set = new LoraAdapterSet { generator = generator };
         try
         {
             for (int l = 0; l < config.NumHiddenLayers; l++)
@@ -128,5 +130,7 @@ public sealed class LoraAdapterSet : IDisposable
         if (attached) Detach();
         foreach (var e in entries) e.Adapter.Dispose();
         entries.Clear();
+        generator?.Dispose();
+        generator = null;
     }
 }

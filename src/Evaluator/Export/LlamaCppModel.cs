@@ -2,7 +2,7 @@ using LLama;
 using LLama.Common;
 using LLama.Native;
 
-namespace NasPrune.Cli.LlamaCpp;
+namespace NasPrune.Evaluator.Export;
 
 /// <summary>
 /// A GGUF file run by llama.cpp (LLamaSharp's bundled build): the independent reader the GGUF export is checked

@@ -43,7 +43,7 @@ public sealed class GgufCliTests(TinyModelDirectory tiny, Xunit.Abstractions.ITe
         var ids = TokenizerLoader.Load(tiny.Dir).Encode(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "wikitext2-valid-excerpt.txt")));
         int length = pruned.Config.MaxPositionEmbeddings;
         var windows = Enumerable.Range(0, 3).Select(w => ids.Skip(w * length).Take(length).ToArray()).ToArray();
-        GgufExportTests.AssertLlamaCppAgrees(pruned, Path.Combine(outDir, "model.gguf"), windows, output);
+        LlamaCppAgreement.AssertAgrees(pruned, Path.Combine(outDir, "model.gguf"), windows, output);
     }
 
     /// <summary>Both engines of the benchmark decode the same greedy continuation (same weights, same argmax), dense and pruned.</summary>
