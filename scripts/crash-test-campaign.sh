@@ -13,7 +13,13 @@
 #   scripts/crash-test-campaign.sh                 # 20 kills (~15 minutes on 2 idle CPUs)
 #   KILLS=5 KEEP=1 scripts/crash-test-campaign.sh
 #
-# Settings (environment): KILLS (20), KILL_SEED (11), CONFIG (the small campaign), CRASH_TEST_DIR (a new
+# Kill moments: attempt k aims at stage TARGETS[k] (start-up, initial pairs, the first predictor, each active round,
+# the random-search baseline, final verification, the report: 2-3 kills each, in pipeline order). It polls the run
+# directory until the run has reached that stage and kills after a further seeded random 0-2 s (at once for the
+# report, which lasts about a second); a run already past
+# its target is killed after a seeded random sleep instead. Where each kill landed is read from the files present.
+#
+# Settings (environment): KILLS (20), KILL_SEED (11), REFERENCE (an existing uninterrupted run directory to reuse), CONFIG (the small campaign), CRASH_TEST_DIR (a new
 # /tmp/nasprune-crash-campaign.* folder), KEEP (0; 1 keeps it), NASPRUNE (the CLI command; default: build and run the
 # Release DLL, so the SIGKILL hits the CLI process itself).
 set -euo pipefail
@@ -53,7 +59,8 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # Which stage a run directory has reached (what a kill interrupted).
 stage() {
   local d="$1"
-  if [ -f "$d/results.json" ]; then echo "report"
+  if [ -f "$d/report.md" ]; then echo "done"
+  elif [ -f "$d/results.json" ]; then echo "report"
   elif ls "$d"/final/*.json >/dev/null 2>&1 || [ -d "$d/final" ]; then echo "final"
   elif [ -d "$d/random" ]; then echo "random-baseline"
   elif ls "$d"/search/round-*.plan.json >/dev/null 2>&1; then echo "active-$(ls "$d"/search/round-*.plan.json | wc -l)"
@@ -63,9 +70,13 @@ stage() {
 }
 
 # --- 1. The uninterrupted reference -------------------------------------------------------------------------------
-log "reference: campaign --config $CONFIG --out $REF"
 t0=$(now)
-"${CLI[@]}" campaign --config "$CONFIG" --out "$REF" >"$LOGS/reference.out" 2>&1 || { tail -n 20 "$LOGS/reference.out" >&2; fail "the reference run failed"; }
+if [ -n "${REFERENCE:-}" ]; then
+  log "reference: reusing $REFERENCE"; cp -r "$REFERENCE" "$REF"
+else
+  log "reference: campaign --config $CONFIG --out $REF"
+  "${CLI[@]}" campaign --config "$CONFIG" --out "$REF" >"$LOGS/reference.out" 2>&1 || { tail -n 20 "$LOGS/reference.out" >&2; fail "the reference run failed"; }
+fi
 t_ref=$(since "$t0")
 # Kill sleeps: up to twice the reference's time per kill plus start-up, so the kills walk through the stages.
 MAX_SLEEP=$(awk -v t="$t_ref" -v k="$KILLS" 'BEGIN { printf "%.1f", 6 + 2 * t / k }')
@@ -75,18 +86,30 @@ log "reference done in ${t_ref}s; kill sleeps 2-${MAX_SLEEP}s"
 RANDOM=$KILL_SEED
 kills=0 finished_early=0 stages=()
 t1=$(now)
+ORDER=(start-up initial-pairs predictor active-1 active-2 random-baseline final report done)
+TARGETS=(start-up start-up initial-pairs initial-pairs initial-pairs predictor predictor active-1 active-1 active-1
+         active-2 active-2 active-2 random-baseline random-baseline final final final report report)
+rank() { local i; for i in "${!ORDER[@]}"; do [ "${ORDER[$i]}" = "$1" ] && { echo "$i"; return; }; done; echo 99; }
 for attempt in $(seq 1 "$KILLS"); do
+  target="${TARGETS[$(( (attempt - 1) % ${#TARGETS[@]} ))]}"
+  jitter=$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 2 * r / 32767 }')
   sleep_s=$(awk -v r="$RANDOM" -v m="$MAX_SLEEP" 'BEGIN { printf "%.2f", 2 + (m - 2) * r / 32767 }')
   "${CLI[@]}" campaign --config "$CONFIG" --out "$CRASH" >>"$LOGS/attempt-$attempt.out" 2>&1 &
   pid=$!
-  sleep "$sleep_s"
+  if [ "$(rank "$(stage "$CRASH")")" -le "$(rank "$target")" ]; then
+    # Wait for the target stage (or the run's end), then a little more.
+    while kill -0 "$pid" 2>/dev/null && [ "$(rank "$(stage "$CRASH")")" -lt "$(rank "$target")" ]; do sleep 0.2; done
+    [ "$target" = report ] || sleep "$jitter"  # the report stage lasts about a second
+  else
+    sleep "$sleep_s"
+  fi
   if kill -0 "$pid" 2>/dev/null; then
     kill -9 "$pid"; wait "$pid" 2>/dev/null || true
     kills=$((kills + 1)); stages+=("$(stage "$CRASH")")
-    log "kill $kills after ${sleep_s}s: in ${stages[-1]}"
+    log "kill $kills (aimed at $target): in ${stages[-1]}"
   else
     wait "$pid" || fail "attempt $attempt failed (see $LOGS/attempt-$attempt.out)"
-    finished_early=1; log "attempt $attempt finished before its kill"; break
+    log "attempt $attempt finished before its kill (aimed at $target)"; finished_early=1
   fi
 done
 log "final run"

@@ -70,24 +70,6 @@ public static class PredictorCommand
         }
     }
 
-    /// <summary>Reads pairs and the profile beside them, checking the base model's hash against the pairs.</summary>
-    public static (PairSet Pairs, ImportanceProfile? Profile) ReadPairs(string pairsDir, ModelConfig config, string modelHash, string modelDir)
-    {
-        var pairs = new PairSet(PairStore.ReadAll(pairsDir), config, pairsDir);
-        if (pairs.BaseModel != modelHash)
-            throw new UserError($"{pairsDir}: pairs are of base model {pairs.BaseModel}, but {modelDir} has hash {modelHash} (pass its --model)");
-        return (pairs, ReadProfile(pairsDir, pairs.BaseModel));
-    }
-
-    public static ImportanceProfile? ReadProfile(string pairsDir, string baseModel)
-    {
-        string path = Path.Combine(pairsDir, ImportanceProfile.FileName);
-        if (!File.Exists(path)) return null;
-        var profile = ImportanceProfile.Load(path);
-        if (profile.ModelHash != baseModel) throw new UserError($"{path}: profile of model {profile.ModelHash}, the pairs are of {baseModel}");
-        return profile;
-    }
-
     static Command Train()
     {
         var pairs = Required("--pairs", "pairs directory (Parquet shards + importance-profile.json)");
@@ -116,9 +98,9 @@ public static class PredictorCommand
             var config = HfCheckpoint.LoadConfig(modelDir);
             string hash = HfCheckpoint.ModelHash(modelDir);
             string pairsDir = parse.GetValue(pairs)!;
-            var (train, profile) = ReadPairs(pairsDir, config, hash, modelDir);
+            var (train, profile) = PairDirectoryReader.ReadPairs(pairsDir, config, hash, modelDir);
             PairSet? held = null;
-            if (parse.GetValue(heldOut) is { } heldDir) held = ReadPairs(heldDir, config, hash, modelDir).Pairs;
+            if (parse.GetValue(heldOut) is { } heldDir) held = PairDirectoryReader.ReadPairs(heldDir, config, hash, modelDir).Pairs;
             var study = new StudyOptions(parse.GetValue(folds), parse.GetValue(sizes), parse.GetValue(repeats), options.Seed);
             Output.Log($"predictor: {train.Count} training pairs{(held is null ? "" : $", {held.Count} held-out")}, target {options.Target}, " +
                        $"{(profile is null ? "no importance profile" : $"importance profile '{profile.Criterion}'")}");

@@ -34,11 +34,11 @@ public static class PredictorTransferCommand
             var options = set.Read(parse) with { PerLayerFeatures = false };
             string oldDir = parse.GetValue(sourceModel) ?? DataDirectory.DefaultModel(parse.GetValue(data));
             string newDir = parse.GetValue(model)!;
-            var (source, sourceProfile) = PredictorCommand.ReadPairs(parse.GetValue(sourcePairs)!, HfCheckpoint.LoadConfig(oldDir), HfCheckpoint.ModelHash(oldDir), oldDir);
+            var (source, sourceProfile) = PairDirectoryReader.ReadPairs(parse.GetValue(sourcePairs)!, HfCheckpoint.LoadConfig(oldDir), HfCheckpoint.ModelHash(oldDir), oldDir);
             var newConfig = HfCheckpoint.LoadConfig(newDir);
             string newHash = HfCheckpoint.ModelHash(newDir);
-            var (pool, targetProfile) = PredictorCommand.ReadPairs(parse.GetValue(pairs)!, newConfig, newHash, newDir);
-            var (held, _) = PredictorCommand.ReadPairs(parse.GetValue(heldOut)!, newConfig, newHash, newDir);
+            var (pool, targetProfile) = PairDirectoryReader.ReadPairs(parse.GetValue(pairs)!, newConfig, newHash, newDir);
+            var (held, _) = PairDirectoryReader.ReadPairs(parse.GetValue(heldOut)!, newConfig, newHash, newDir);
             var result = Output.WithStatus("transfer study", () => TransferStudy.Run(source, sourceProfile, pool, held, targetProfile,
                 options, parse.GetValue(sizes)!, parse.GetValue(repeats), options.Seed));
             if (parse.GetValue(json)) { Output.WriteJson(result); return 0; }

@@ -15,9 +15,12 @@ public sealed class LlamaCppModel : IDisposable
     readonly LLamaContext context;
     readonly int contextSize;
 
+    /// <summary>Where llama.cpp's error messages go (the command line sends them to stderr; libraries never write to the console).</summary>
+    public static Action<string> NativeErrors { get; set; } = _ => { };
+
     static LlamaCppModel() => NativeLogConfig.llama_log_set((level, message) =>
     {
-        if (level == LLamaLogLevel.Error) Console.Error.Write(message);
+        if (level == LLamaLogLevel.Error) NativeErrors(message);
     });
 
     public LlamaCppModel(string path, int contextSize, int threads = 2)

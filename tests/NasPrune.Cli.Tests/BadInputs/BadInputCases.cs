@@ -191,6 +191,18 @@ public static class BadInputCases
         Add("prune-sweep: --out below a file", s => ["prune-sweep", "--model", s.F.Model, "--out", Path.Combine(s.Write("taken", "mine"), "o"), "--eval-windows", "1", "--criteria", "magnitude", "--budgets", "0.2", "--recover", "none"], "taken: is a file");
         Add("prune-sweep: unknown criterion", s => ["prune-sweep", "--model", s.F.Model, "--out", s.P("o"), "--criteria", "vibes"], "vibes");
         Add("prune-sweep: broken model", s => ["prune-sweep", "--model", s.ModelConfig(j => j["head_dim"] = -32), "--out", s.P("o"), "--eval-windows", "1", "--criteria", "magnitude", "--budgets", "0.2", "--recover", "none"], "head_dim");
+        Add("synth: unknown shape", s => ["synth", "--shape", "nope", "--out", s.P("syn")], "--shape nope: unknown shape");
+        Add("synth: --out is a file", s => ["synth", "--shape", "tiny-llama", "--out", s.Write("taken", "mine")], "taken: is a file");
+        Add("synth: bad dtype", s => ["synth", "--shape", "tiny-llama", "--dtype", "f8", "--out", s.P("syn")], "--dtype f8: expected bf16, f16 or f32");
+        Add("synth: no --out", s => ["synth", "--shape", "tiny-llama"], "--out is required");
+        Add("campaign: non-integer population", s => ["campaign", "--config", s.Write("c.yaml", "evolution:\n  population: 2.5\n"), "--out", s.P("run")], "evolution.population: '2.5' is not an integer");
+        Add("campaign: float seed", s => ["campaign", "--config", s.Write("c.yaml", "seed: 1e3\n"), "--out", s.P("run")], "seed: '1e3' is not an integer");
+        Add("campaign: top_k 1", s => ["campaign", "--config", s.Write("c.yaml", "active:\n  top_k: 1\n"), "--out", s.P("run")], "active.top_k 1: at least 2");
+        Add("campaign: shrink rounds 0", s => ["campaign", "--config", s.Write("c.yaml", "shrink:\n  rounds: 0\n"), "--out", s.P("run")], "shrink rounds 0: must be at least 1");
+        Add("campaign: bogus recovery", s => ["campaign", "--config", s.Write("c.yaml", "final:\n  recover: [bogus]\n"), "--out", s.P("run")], "final.recover: 'bogus' is not one of");
+        Add("campaign: bogus predictor target", s => ["campaign", "--config", s.Write("c.yaml", "predictor:\n  target: bogus\n"), "--out", s.P("run")], "predictor.target: 'bogus' is not one of");
+        Add("campaign: unknown key names the nearest", s => ["campaign", "--config", s.Write("c.yaml", "pairs:\n  cuont: 10\n"), "--out", s.P("run")], @"pairs.cuont: unknown key \(did you mean 'pairs.count'\?\)");
+        Add("campaign: derived seed", s => ["campaign", "--config", s.Write("c.yaml", "evolution:\n  seed: 3\n"), "--out", s.P("run")], "evolution.seed: set by the campaign");
         Add("campaign: --out is a file", s => ["campaign", "--config", s.F.CampaignConfig, "--out", s.Write("taken", "mine"), "--device", "cpu"], "taken: is a file");
         Add("campaign: --out below a file", s => ["campaign", "--config", s.F.CampaignConfig, "--out", Path.Combine(s.Write("taken", "mine"), "run"), "--device", "cpu"], "taken: is a file");
         Add("campaign: config missing", s => ["campaign", "--config", s.P("none.yaml"), "--out", s.P("run")], @"none\.yaml");

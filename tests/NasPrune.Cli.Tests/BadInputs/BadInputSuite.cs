@@ -31,7 +31,7 @@ public sealed partial class BadInputSuite(BadInputFixture fixture, Xunit.Abstrac
         var commands = BadInputCases.All.Select(c => c.Name.Split(':')[0]).ToHashSet();
         foreach (var command in new[] { "info", "eval", "train-base", "importance", "prune", "export", "prune-sweep", "sample", "faithfulness",
                      "pairs list", "pairs validate", "pairs merge", "pairs compare", "predictor train", "predictor eval", "predictor predict",
-                     "predictor synthetic-pairs", "campaign", "report", "bench", "generate" })
+                     "predictor synthetic-pairs", "campaign", "report", "bench", "generate", "synth" })
             Assert.Contains(command, commands);
     }
 
