@@ -37,7 +37,8 @@ public static class PruneSweepCommand
         var loraSteps = new Option<int>("--lora-steps") { Description = "LoRA optimizer steps", DefaultValueFactory = _ => 200 };
         var loraLr = new Option<double>("--lora-lr") { Description = "LoRA peak learning rate", DefaultValueFactory = _ => new LoraOptions().LearningRate };
         var evalWindows = new Option<int?>("--eval-windows") { Description = "evaluate only the first N windows of each split" };
-        var output = new Option<string>("--out") { Description = "folder for results.json and table.md", Required = true };
+        var output = new Option<string>("--out") { Description = "folder for results.json and table.md (an earlier sweep's are replaced only with --force)", Required = true };
+        var force = new Option<bool>("--force") { Description = "replace the results.json and table.md of an earlier sweep in --out" };
         var split = new Option<string>("--split") { Description = "evaluation split", DefaultValueFactory = _ => "test" };
         var seed = CliOptions.Seed();
         var device = CliOptions.Device();
@@ -45,7 +46,7 @@ public static class PruneSweepCommand
         var data = CliOptions.Data();
         var command = new Command("prune-sweep", "Uniform pruning across criteria, budgets and recoveries on WikiText-2, PTB and held-out general English (results.json, table.md)")
         {
-            model, criteria, budgets, recover, loraSteps, loraLr, evalWindows, output, split, seed, device, json, data,
+            model, criteria, budgets, recover, loraSteps, loraLr, evalWindows, output, force, split, seed, device, json, data,
         };
         command.SetAction(parse =>
         {
@@ -63,7 +64,10 @@ public static class PruneSweepCommand
             var sp = PerplexityTask.ParseSplit(parse.GetValue(split)!);
             var dev = DeviceChoice.Resolve(parse.GetValue(device));
             var calibration = new CalibrationSettings(Seed: s);
-            string outDir = Path.GetFullPath(parse.GetValue(output)!);
+            string outDir = OutputFile.CheckFolder(parse.GetValue(output)!);
+            // The sweep rewrites results.json after every row: an earlier sweep's table in the folder is never lost silently.
+            foreach (var name in new[] { "results.json", "table.md" })
+                OutputFile.Check(Path.Combine(outDir, name), parse.GetValue(force));
             var result = PruningSweep.Run(new PruningSweepOptions(modelDir, dataDir, names, shares, plans, lora, sp, windows, calibration, dev, outDir,
                 string.Join(' ', Environment.GetCommandLineArgs().Skip(1))), Output.Reporter);
             if (parse.GetValue(json)) Output.WriteJson(result);

@@ -191,6 +191,7 @@ public static class BadInputCases
         Add("prune-sweep: --out below a file", s => ["prune-sweep", "--model", s.F.Model, "--out", Path.Combine(s.Write("taken", "mine"), "o"), "--eval-windows", "1", "--criteria", "magnitude", "--budgets", "0.2", "--recover", "none"], "taken: is a file");
         Add("prune-sweep: unknown criterion", s => ["prune-sweep", "--model", s.F.Model, "--out", s.P("o"), "--criteria", "vibes"], "vibes");
         Add("prune-sweep: broken model", s => ["prune-sweep", "--model", s.ModelConfig(j => j["head_dim"] = -32), "--out", s.P("o"), "--eval-windows", "1", "--criteria", "magnitude", "--budgets", "0.2", "--recover", "none"], "head_dim");
+        Add("prune-sweep: an earlier sweep's results in --out", s => ["prune-sweep", "--out", Path.GetDirectoryName(s.Write("sweep/results.json", "{}"))!, "--eval-windows", "1", "--model", s.F.Model], @"results.json: already exists \(pass --force to replace it\)");
         Add("synth: unknown shape", s => ["synth", "--shape", "nope", "--out", s.P("syn")], "--shape nope: unknown shape");
         Add("synth: --out is a file", s => ["synth", "--shape", "tiny-llama", "--out", s.Write("taken", "mine")], "taken: is a file");
         Add("synth: bad dtype", s => ["synth", "--shape", "tiny-llama", "--dtype", "f8", "--out", s.P("syn")], "--dtype f8: expected bf16, f16 or f32");
