@@ -171,7 +171,7 @@ public sealed class AccuracyPredictor
     }
 
     /// <summary>Checks evaluation pairs against the card: same base model (a UserError otherwise).</summary>
-    public void RequireSameBase(PairSet pairs, string source) => pairs.RequireBase(Card.BaseModel, source);
+    public void RequireSameBase(PairSet pairs, string source) => RequireSameBase(pairs.Items.Select(p => p.Row), source);
 
     /// <summary>Throws when any row was measured on another base model than this predictor's (checked before the rows are featurized).</summary>
     public void RequireSameBase(IEnumerable<PairRecord> rows, string source)

@@ -1,15 +1,6 @@
 using System.CommandLine;
-using System.Text.Json;
 using NasPrune.Common;
-using NasPrune.Common.Pairs;
-using NasPrune.Evaluator.Importance;
-using NasPrune.Evaluator.Pairs;
-using NasPrune.Evaluator.Perplexity;
-using NasPrune.Evaluator.Pruning;
-using NasPrune.Evaluator.Recovery;
 using NasPrune.Evaluator.Runtime;
-using NasPrune.Predictor;
-using NasPrune.Search;
 
 using NasPrune.Search.Campaign;
 

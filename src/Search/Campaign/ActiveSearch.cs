@@ -37,8 +37,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Pai
     public IReadOnlyList<ActiveRound> Run()
     {
         var space = evaluator.Prepared.Space;
-        var (min, max) = config.Band;
-        var band = new BudgetBand(min, max);
+        var band = config.Band;
         var rounds = new List<ActiveRound>();
         int stale = 0;
         for (int r = 1; r <= config.Active.Rounds && stale < config.Active.Patience; r++)

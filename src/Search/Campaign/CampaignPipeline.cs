@@ -37,18 +37,17 @@ public static class CampaignPipeline
 
         // Stage 2: initial pairs — the first part of one seeded random stream; the random-search baseline continues it.
         var space = prepared.Space;
-        var (min, max) = c.Band;
-        var band = new BudgetBand(min, max);
+        var band = c.Band;
         int maxActive = c.Active.Rounds * c.Active.TopK;
         var stream = new ArchitectureSampler(space).Sample(new SamplerOptions(band, c.Pairs.Count + maxActive, c.Seed));
         if (stream.Count < c.Pairs.Count + maxActive)
-            throw new UserError($"the band {min:P1}–{max:P1} holds only {stream.Count} distinct architectures; widen band_width or lower pairs.count");
+            throw new UserError($"the band {band.MinKept:P1}–{band.MaxKept:P1} holds only {stream.Count} distinct architectures; widen band_width or lower pairs.count");
         // Objective kl measures both: the search minimises KL, the report still shows each pick's validation NLL.
         using var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTask.WikiText2.Name], c.Pairs.Windows, c.Pairs.WindowSeed,
             Measure: c.ObjectiveName == PredictorTarget.Kl ? PairMeasure.Both : PairMeasure.Nll));
         // Both pairs directories (initial + active, and the random baseline's) carry the protocol they were measured
         // under, so `nasprune sample --resume` into them with other settings is refused.
-        var protocol = PairProtocols.Describe(evaluator, calibration, min, max, "params", null, c.Seed);
+        var protocol = PairProtocols.Describe(evaluator, calibration, band.MinKept, band.MaxKept, "params", null, c.Seed);
         var initial = stream.Take(c.Pairs.Count).ToList();
         var pairsRun = reporter.Track($"initial pairs", initial.Count,
             progress => new PairRunner(evaluator, paths.Pairs, protocol, ShardSpec.Single).Run(initial, c.Seed, progress: progress));
