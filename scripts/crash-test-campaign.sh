@@ -30,31 +30,11 @@ CONFIG="${CONFIG:-$ROOT/experiments/crash-test/campaign-small.yaml}"
 log() { echo "[crash-campaign $(date +%T)] $*" >&2; }
 fail() { log "FAIL: $*"; echo "FAIL"; exit 1; }
 
-if ! command -v jq >/dev/null || ! command -v unzip >/dev/null; then
-  log "installing jq and unzip (apt)"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -q --no-install-recommends jq unzip >/dev/null \
-    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends jq unzip >/dev/null; }
-fi
-if [ -z "${NASPRUNE:-}" ]; then
-  source "$ROOT/scripts/ensure-dotnet.sh"
-  log "building the CLI (Release)"
-  dotnet build "$ROOT/src/Cli/NasPrune.Cli.csproj" -c Release -nologo -v q -clp:ErrorsOnly >&2
-  NASPRUNE="dotnet $ROOT/src/Cli/bin/Release/net10.0/nasprune.dll"
-fi
-read -r -a CLI <<< "$NASPRUNE"
-
-WORK="${CRASH_TEST_DIR:-$(mktemp -d /tmp/nasprune-crash-campaign.XXXXXX)}"
-mkdir -p "$WORK"; WORK="$(cd "$WORK" && pwd)"
-REF="$WORK/reference" CRASH="$WORK/crashed" LOGS="$WORK/logs"
-[ ! -e "$REF" ] && [ ! -e "$CRASH" ] || fail "$WORK already holds a run; use a fresh CRASH_TEST_DIR"
-mkdir -p "$LOGS"
-cleanup() { if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
+source "$ROOT/scripts/crash-test-common.sh"
+require_tools jq:jq unzip:unzip
+build_cli
+make_workdir nasprune-crash-campaign
 cd "$ROOT"
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # Which stage a run directory has reached (what a kill interrupted).
 stage() {

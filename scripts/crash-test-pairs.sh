@@ -29,34 +29,12 @@ SAMPLE=(--count "$COUNT" --windows "$WINDOWS" --seed "$SEED" "${EXTRA[@]}")
 log() { echo "[crash-test $(date +%T)] $*" >&2; }
 fail() { log "FAIL: $*"; echo "FAIL"; exit 1; }
 
-if ! command -v inotifywait >/dev/null || ! command -v jq >/dev/null; then
-  log "installing inotify-tools and jq (apt)"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -q --no-install-recommends inotify-tools jq >/dev/null \
-    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends inotify-tools jq >/dev/null; }
-fi
-
-# One build up front; every attempt then runs the DLL directly, so the SIGKILL hits the CLI process itself.
-if [ -z "${NASPRUNE:-}" ]; then
-  source "$ROOT/scripts/ensure-dotnet.sh"
-  log "building the CLI (Release)"
-  nice -n 10 dotnet build "$ROOT/src/Cli/NasPrune.Cli.csproj" -c Release -nologo -v q -clp:ErrorsOnly >&2
-  NASPRUNE="dotnet $ROOT/src/Cli/bin/Release/net10.0/nasprune.dll"
-fi
-read -r -a CLI <<< "$NASPRUNE"
-
-WORK="${CRASH_TEST_DIR:-$(mktemp -d /tmp/nasprune-crash-test.XXXXXX)}"
-mkdir -p "$WORK"; WORK="$(cd "$WORK" && pwd)"
-REF="$WORK/reference" CRASH="$WORK/crashed" LOGS="$WORK/logs"
-[ ! -e "$REF" ] && [ ! -e "$CRASH" ] || fail "$WORK already holds a run; use a fresh CRASH_TEST_DIR"
-mkdir -p "$LOGS"
-cleanup() { if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
+source "$ROOT/scripts/crash-test-common.sh"
+require_tools inotifywait:inotify-tools jq:jq
+build_cli
+make_workdir nasprune-crash-test
 cd "$ROOT"
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 part_files() { { find "$1" -name 'part-*.parquet' 2>/dev/null || true; } | wc -l; }
 temp_files() { { find "$1" -name '.*.tmp' 2>/dev/null || true; } | wc -l; }
 # Rows and duplicated ids in a pairs directory, as the CLI counts them (`pairs list --json`); "?" when unreadable.
