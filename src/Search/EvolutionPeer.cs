@@ -13,7 +13,7 @@ public sealed record EvolutionPeerResult(Architecture Best, double BestObjective
 /// A predictor-free peer of the predictor-guided search, after EvoPress (Sieberling et al., 2024): a (1+λ) evolution
 /// on real evaluations only, with multi-step selection so that most offspring cost a cheap screen. Each generation
 /// breeds λ offspring from the parent by moving budget between layers on the grid (one gene a grid step up, another
-/// a step down, 1..MaxMoves times, then <see cref="SearchGrid.Repair(int[], Random)"/> onto the band), screens them
+/// a step down, or now and then a single step, 1..MaxMoves times, then <see cref="SearchGrid.Repair(int[], Random)"/> onto the band), screens them
 /// on the first <see cref="EvolutionPeerOptions.ScreenWindows"/> windows, confirms the best
 /// <see cref="EvolutionPeerOptions.Survivors"/> on the full windows, and lets the best confirmed one replace the
 /// parent only when its full objective is lower (screens are noisy; only full evaluations decide).
@@ -104,7 +104,7 @@ public sealed class EvolutionPeer(PruningSpace space)
             {
                 var child = (int[])parent.Clone();
                 int moves = random.Next(1, o.MaxMoves + 1);
-                for (int m = 0; m < moves; m++) Move(child, grid, random);
+                for (int m = 0; m < moves; m++) Move(child, grid, o.SingleStepRate, random);
                 grid.Repair(child, random);
                 if (!seen.Add(SearchGrid.Key(child))) continue;
                 offspring.Add(child);
@@ -115,10 +115,13 @@ public sealed class EvolutionPeer(PruningSpace space)
 
     /// <summary>
     /// Moves budget between two genes: one a grid step up, another a step down, both inside their allowed ranges
-    /// (the kept share changes by the difference of the two steps; repair takes it back into the band). No move
-    /// when no such pair exists.
+    /// (the kept share changes by the difference of the two steps; repair takes it back into the band). With
+    /// probability <see cref="EvolutionPeerOptions.SingleStepRate"/> the move is one step of one gene instead:
+    /// grid steps differ in parameters (a head group is worth several FFN steps), so pure exchanges, which keep the
+    /// number of steps, could never reach an in-band architecture with one step more or fewer.
+    /// No move when no allowed step exists.
     /// </summary>
-    static void Move(int[] genome, SearchGrid grid, Random random)
+    static void Move(int[] genome, SearchGrid grid, double singleStepRate, Random random)
     {
         var ups = new List<int>();
         var downs = new List<int>();
@@ -126,6 +129,13 @@ public sealed class EvolutionPeer(PruningSpace space)
         {
             if (genome[g] < grid.Hi(g)) ups.Add(g);
             if (genome[g] > grid.Lo(g)) downs.Add(g);
+        }
+        if (random.NextDouble() < singleStepRate)
+        {
+            bool goUp = random.Next(2) == 0 ? ups.Count > 0 : downs.Count == 0;
+            var from = goUp ? ups : downs;
+            if (from.Count > 0) genome[from[random.Next(from.Count)]] += goUp ? 1 : -1;
+            return;
         }
         if (ups.Count == 0) return;
         int up = ups[random.Next(ups.Count)];

@@ -9,6 +9,7 @@ namespace NasPrune.Search;
 /// </summary>
 /// <param name="Offspring">λ: offspring bred from the parent per generation.</param>
 /// <param name="MaxMoves">Most budget moves (one gene up a grid step, another down) per offspring; each draws 1..MaxMoves.</param>
+/// <param name="SingleStepRate">Share of moves that step one gene (up or down) instead of exchanging a step between two.</param>
 /// <param name="ScreenWindows">Windows every offspring is screened on (a prefix of the full windows).</param>
 /// <param name="Survivors">Best screened offspring confirmed on the full windows.</param>
 /// <param name="FullWindows">Windows of a full-fidelity evaluation (the parent's and the survivors').</param>
@@ -18,6 +19,7 @@ namespace NasPrune.Search;
 public sealed record EvolutionPeerOptions(
     int Offspring = 16,
     int MaxMoves = 3,
+    double SingleStepRate = 0.25,
     int ScreenWindows = 8,
     int Survivors = 2,
     int FullWindows = 32,
@@ -29,6 +31,7 @@ public sealed record EvolutionPeerOptions(
     {
         if (Offspring < 1) throw new UserError($"evolution peer offspring {Offspring}: needs at least 1 per generation");
         if (MaxMoves < 1) throw new UserError($"evolution peer max moves {MaxMoves}: needs at least 1");
+        if (!(SingleStepRate >= 0 && SingleStepRate <= 1)) throw new UserError($"evolution peer single-step rate {SingleStepRate}: must be in [0, 1]");
         if (FullWindows < 1) throw new UserError($"evolution peer full windows {FullWindows}: needs at least 1");
         if (ScreenWindows < 1 || ScreenWindows > FullWindows)
             throw new UserError($"evolution peer screen windows {ScreenWindows}: must be in [1, full windows {FullWindows}]");
