@@ -64,6 +64,7 @@ public sealed class EvolutionPeer(PruningSpace space)
 
         // A screen on the full windows is already a confirmation: then survivors are not measured again.
         bool screenIsFull = o.ScreenWindows == o.FullWindows;
+        // A generation needs one screen and one confirmation; screening stops where that no longer fits.
         long generationFloor = o.ScreenWindows + (screenIsFull ? 0 : o.FullWindows);
         while (Affordable(generationFloor))
         {
@@ -73,7 +74,7 @@ public sealed class EvolutionPeer(PruningSpace space)
             var screened = new List<(int[] Genome, double Objective)>();
             foreach (var child in offspring)
             {
-                if (!Affordable(o.ScreenWindows + (screenIsFull ? 0 : o.FullWindows))) break;
+                if (!Affordable(generationFloor)) break; // keep room for one confirmation
                 screened.Add((child, Evaluate(child, o.ScreenWindows)));
             }
 
