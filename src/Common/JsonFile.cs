@@ -17,6 +17,13 @@ public static class JsonFile
 
     public static void Save<T>(string path, T value) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(value, Options) + "\n");
 
+    /// <summary>Saves unless the file already holds exactly this content (a resumed stage that recomputes the same result leaves the file untouched).</summary>
+    public static void SaveIfChanged<T>(string path, T value)
+    {
+        string text = JsonSerializer.Serialize(value, Options) + "\n";
+        if (!File.Exists(path) || File.ReadAllText(path) != text) AtomicFile.WriteAllText(path, text);
+    }
+
     public static T Load<T>(string path, string what) => Load<T>(path, what, Options);
 
     /// <summary>As <see cref="Load{T}(string, string)"/>, for files written with other serializer options.</summary>

@@ -27,7 +27,8 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Predictor = new() { NumberOfTrees = 20, NumberOfLeaves = 4, LearningRate = 0.05 },
         Shrink = new() { Rounds = 1, SampleSize = 50 },
         Evolution = new() { Population = 10, Generations = 3, Elites = 1 },
-        Active = new() { Rounds = 2, TopK = 2, Patience = 2 },
+        Active = new() { Rounds = 2, TopK = 2, Patience = 2, Fresh = 1, Screen = 3, ScreenWindows = 1, Ensemble = 3 },
+        PeerEvolution = new() { Offspring = 3, Survivors = 1, ScreenWindows = 1 },
         Final = new() { MaxWindows = 2, BlimpLimit = 2, MmluLimit = 0, ZeroshotLimit = 0, Recover = ["none"], Export = false },
     };
 
@@ -40,14 +41,28 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         var paths = new CampaignPaths(root);
         var first = CampaignPipeline.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
 
-        Assert.Equal([CampaignMethod.Dense, CampaignMethod.Uniform, CampaignMethod.Random, CampaignMethod.NasPrune], first.Rows.Select(r => r.Method));
+        Assert.Equal([CampaignMethod.Dense, CampaignMethod.Uniform, CampaignMethod.Adaptive, CampaignMethod.Random, CampaignMethod.Evolution, CampaignMethod.NasPrune],
+            first.Rows.Select(r => r.Method));
         Assert.All(first.Rows, r => Assert.InRange(r.BlimpAcc!.Value, 0, 1)); // 2 pairs × 67 paradigms
         Assert.Equal(2, first.BlimpLimit);
         var pairs = PairStore.ReadAll(paths.Pairs);
         var nasprune = first.Rows.Single(r => r.Method == CampaignMethod.NasPrune);
         var random = first.Rows.Single(r => r.Method == CampaignMethod.Random);
-        Assert.Equal(pairs.Count, nasprune.RealEvaluations);
-        Assert.Equal(nasprune.RealEvaluations, random.RealEvaluations); // the baseline gets as many real evaluations
+        // NasPrune's budget is every window it measured: full pairs and screens; the peers get the same budget.
+        var screens = PairStore.ReadAll(paths.Screens);
+        Assert.NotEmpty(screens);
+        Assert.All(screens, s => Assert.Equal(1, s.EvalWindows));
+        Assert.Equal(pairs.Count * 2L + screens.Count, nasprune.WindowEvaluations);
+        Assert.Equal(nasprune.WindowEvaluations / 2, random.RealEvaluations);
+        var evolution = first.Rows.Single(r => r.Method == CampaignMethod.Evolution);
+        Assert.InRange(evolution.WindowEvaluations, 2, nasprune.WindowEvaluations);
+        Assert.Equal(0, first.Rows.Single(r => r.Method == CampaignMethod.Adaptive).WindowEvaluations);
+        // The anytime record charges each search its windows, and its curves never rise.
+        var anytime = AnytimeRecord.Load(paths.Anytime);
+        Assert.Equal([CampaignMethod.Random, CampaignMethod.Evolution, CampaignMethod.NasPrune], anytime.Methods.Select(m => m.Method));
+        Assert.Equal(nasprune.WindowEvaluations, anytime.Methods.Single(m => m.Method == CampaignMethod.NasPrune).SpentWindows);
+        Assert.All(anytime.Methods, m => Assert.True(m.Curve.Zip(m.Curve.Skip(1)).All(p => p.Second.Best <= p.First.Best && p.Second.Windows > p.First.Windows)));
+        Assert.Equal(nasprune.ValidationNll!.Value, anytime.Methods.Single(m => m.Method == CampaignMethod.NasPrune).Best, 12);
         // The pick's validation NLL is a real measurement: re-measured here from scratch on the campaign's windows, and
         // no stored pair (initial or active) measured lower.
         using (var prepared = Evaluator.Pruning.PreparedModel.Prepare(tiny.Dir, DataDirectory.Resolve(), "activation", new CalibrationSettings(Seed: 1234), CPU))
@@ -63,12 +78,12 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Equal(3, LayerBoundsJson.Load(paths.SearchBounds(1), 3).HeadMin.Length);
 
         // A crash after the search: the final stage's outputs are gone, everything before must be reused untouched.
-        var before = Snapshot(paths.Pairs).Concat(Snapshot(paths.SearchDir)).Concat(Snapshot(paths.RandomPairs)).ToDictionary();
+        var before = Snapshot(paths.Pairs).Concat(Snapshot(paths.SearchDir)).Concat(Snapshot(paths.RandomPairs)).Concat(Snapshot(Path.Combine(root, "evolution"))).ToDictionary();
         File.Delete(paths.FinalRow(CampaignMethod.NasPrune, "none"));
         File.Delete(paths.Results);
         File.Delete(paths.Report);
         var second = CampaignPipeline.Run(TinyConfig(), paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
-        var after = Snapshot(paths.Pairs).Concat(Snapshot(paths.SearchDir)).Concat(Snapshot(paths.RandomPairs)).ToDictionary();
+        var after = Snapshot(paths.Pairs).Concat(Snapshot(paths.SearchDir)).Concat(Snapshot(paths.RandomPairs)).Concat(Snapshot(Path.Combine(root, "evolution"))).ToDictionary();
         Assert.Equal(before.Keys.Order(), after.Keys.Order());
         foreach (var (file, (time, bytes)) in before)
         {
@@ -94,7 +109,10 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Contains("| nasprune | none |", report);
         Assert.Contains("BLiMP mean accuracy over its 67 paradigms (2 pairs each)", report);
         Assert.Contains("| uniform | none |", report);
-        foreach (var png in new[] { "pareto.png", "layer-profile.png", "predictor-scatter.png", "search-progress.png" })
+        Assert.Contains("| evolution | none |", report);
+        Assert.Contains("| adaptive | none |", report);
+        Assert.Contains("Best real validation objective per window-evaluation", report);
+        foreach (var png in new[] { "pareto.png", "layer-profile.png", "predictor-scatter.png", "search-progress.png", "anytime.png" })
             Assert.True(new FileInfo(Path.Combine(root, png)).Length > 1000, png);
 
         // Another configuration never mixes into this run directory.
@@ -102,6 +120,14 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         other.Seed = 99;
         var e = Assert.Throws<UserError>(() => CampaignPipeline.Run(other, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance));
         Assert.Contains("another configuration", e.Message);
+    }
+
+    /// <summary>A round record without its measured time (the one field a resumed round cannot reproduce).</summary>
+    static string WithoutTimings(string roundJson)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(roundJson)!.AsObject();
+        node.Remove("predictor_seconds");
+        return node.ToJsonString();
     }
 
     [Fact]
@@ -123,7 +149,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
 
         var resumed = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
         // Round 1 is computed from exactly the pairs its plan was made from: same training pairs, predictions, τ and outcome.
-        Assert.Equal(round1, File.ReadAllText(paths.SearchRound(1)));
+        Assert.Equal(WithoutTimings(round1), WithoutTimings(File.ReadAllText(paths.SearchRound(1))));
         Assert.Equal(activeRows.Select(r => (r.ArchId, r.WikiText2Nll)), PairStore.ReadAll(paths.ActivePairs).Select(r => (r.ArchId, r.WikiText2Nll)));
         Assert.Equal(uninterrupted.Rows.Select(r => (r.Method, r.ArchId, r.RealEvaluations, r.Wikitext2Ppl)),
             resumed.Rows.Select(r => (r.Method, r.ArchId, r.RealEvaluations, r.Wikitext2Ppl)));
@@ -223,7 +249,8 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Equal(new ShrinkOptions(), c.Shrink);
         Assert.Equal(new EvolutionOptions() with { Population = 40 }, c.Evolution);
         // The campaign derives the per-round seeds and how many candidates evolution keeps.
-        Assert.Equal(new EvolutionOptions() with { Population = 40, TopK = 12, Seed = 7 + 200 }, c.EvolutionFor(2));
+        // (twice the larger of the candidates a round screens, 16 by default, and confirms, 3 here)
+        Assert.Equal(new EvolutionOptions() with { Population = 40, TopK = 32, Seed = 7 + 200 }, c.EvolutionFor(2));
         Assert.Equal(7 + 2, c.PredictorFor(2).Seed);
         Assert.Equal(7 + 300, c.ShrinkFor(3).Seed);
         // What --print-config shows loads back to the same configuration.

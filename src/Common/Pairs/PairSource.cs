@@ -2,7 +2,7 @@ namespace NasPrune.Common.Pairs;
 
 /// <summary>
 /// Where a pair row came from (its <c>source</c> column): the seeded random stream of <c>sample</c> and of a
-/// campaign's initial pairs, the random-search baseline's continuation of it, round r of the active loop, or the
+/// campaign's initial pairs, the random-search baseline's continuation of it, the evolution peer, round r of the active loop, or the
 /// predictor's synthetic benchmark pairs. The one place these names are written and read.
 /// </summary>
 public static class PairSource
@@ -10,6 +10,8 @@ public static class PairSource
     public const string Sample = "sample";
     public const string Random = "random";
     public const string Synthetic = "synthetic";
+    /// <summary>The predictor-free evolution peer of a campaign (its own folders, never predictor input).</summary>
+    public const string Evolution = "evolution";
     const string ActivePrefix = "active-";
 
     public static string Active(int round) => ActivePrefix + round;

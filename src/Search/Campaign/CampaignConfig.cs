@@ -38,6 +38,15 @@ public sealed class CampaignConfig
     public ShrinkOptions Shrink { get; set; } = new();
     public EvolutionOptions Evolution { get; set; } = new();
     public ActiveSearchOptions Active { get; set; } = new();
+    /// <summary>The OWL/FLAP-style peer (no search, no real evaluation).</summary>
+    public AdaptiveOptions Adaptive { get; set; } = new();
+    /// <summary>The EvoPress-style peer on real evaluations only; its budget is NasPrune's, its full windows the pairs'.</summary>
+    public EvolutionPeerOptions PeerEvolution { get; set; } = new();
+    /// <summary>
+    /// Seeds of a multi-seed campaign (each a whole campaign in seed-&lt;s&gt;/, then a summary with mean ± std);
+    /// empty = one campaign with <see cref="Seed"/>.
+    /// </summary>
+    public List<long> Seeds { get; set; } = [];
     public FinalVerificationOptions Final { get; set; } = new();
 
     /// <summary>Keys of the embedded options that the campaign sets itself, and why.</summary>
@@ -46,7 +55,10 @@ public sealed class CampaignConfig
         ["predictor.seed"] = "set by the campaign (seed + round); set the campaign's seed instead",
         ["shrink.seed"] = "set by the campaign (seed + 100 × round); set the campaign's seed instead",
         ["evolution.seed"] = "set by the campaign (seed + 100 × round); set the campaign's seed instead",
-        ["evolution.top_k"] = "set by the campaign (4 × active.top_k candidates are kept for verification)",
+        ["evolution.top_k"] = "set by the campaign (2 × the candidates a round screens or confirms are kept)",
+        ["peer_evolution.seed"] = "set by the campaign (seed + 7); set the campaign's seed instead",
+        ["peer_evolution.full_windows"] = "set by the campaign (pairs.windows: the peer is measured as the pairs are)",
+        ["peer_evolution.budget_windows"] = "set by the campaign (the window-evaluations NasPrune spent, so both get the same)",
     };
 
     static readonly ISerializer Writer = new SerializerBuilder().Build();
@@ -92,6 +104,11 @@ public sealed class CampaignConfig
         Library("shrink", Shrink.Validate);
         Library("evolution", () => EvolutionFor(0).Validate());
         Own("active", Active.Validate);
+        Check(Active.ScreenWindows < Pairs.Windows, "active.screen_windows", $"must be below pairs.windows ({Pairs.Windows}); 0 = no screening");
+        Library("adaptive", Adaptive.Validate);
+        Check(PeerEvolution.ScreenWindows <= Pairs.Windows, "peer_evolution.screen_windows", $"must be at most pairs.windows ({Pairs.Windows})");
+        Library("peer_evolution", () => PeerEvolutionFor(Pairs.Windows).Validate());
+        Check(Seeds.Distinct().Count() == Seeds.Count, "seeds", "must not repeat a seed");
         Own("final", Final.Validate);
     }
 
@@ -113,5 +130,37 @@ public sealed class CampaignConfig
     public ShrinkOptions ShrinkFor(int round) => Shrink with { Seed = Seed + 100 * round };
 
     /// <summary>Round <paramref name="round"/>'s evolution options: the section's, seeded by the campaign, keeping 4 × top-k candidates.</summary>
-    public EvolutionOptions EvolutionFor(int round) => Evolution with { TopK = Active.TopK * 4, Seed = Seed + 100 * round };
+    public EvolutionOptions EvolutionFor(int round) =>
+        Evolution with { TopK = 2 * Math.Max(Active.TopK, Active.Screens ? Active.Screen : 0), Seed = Seed + 100 * round };
+
+    /// <summary>The evolution peer's options for a budget of window-evaluations: full windows as the pairs', seeded by the campaign.</summary>
+    public EvolutionPeerOptions PeerEvolutionFor(long budgetWindows) =>
+        PeerEvolution with { FullWindows = Pairs.Windows, BudgetWindows = budgetWindows, Seed = Seed + 7 };
+
+    /// <summary>
+    /// The most random architectures beyond the initial pairs that the random-search baseline can need: NasPrune's
+    /// most window-evaluations in the active loop, in full evaluations (rounded up).
+    /// </summary>
+    [JsonIgnore, YamlIgnore]
+    public int MaxRandomContinuation
+    {
+        get
+        {
+            long perRound = (long)(Active.Fresh + Active.TopK) * Pairs.Windows + (Active.Screens ? (long)Active.Screen * Active.ScreenWindows : 0);
+            return (int)((Active.Rounds * perRound + Pairs.Windows - 1) / Pairs.Windows);
+        }
+    }
+
+    /// <summary>One campaign of a multi-seed configuration: this configuration with that seed and no seed list.</summary>
+    public CampaignConfig WithSeed(long seed)
+    {
+        var copy = (CampaignConfig)MemberwiseClone(); // sections are immutable records, so sharing them is safe
+        copy.Seed = seed;
+        copy.Seeds = [];
+        return copy;
+    }
+
+    /// <summary>The seeds this configuration runs: its seeds list, or its one seed.</summary>
+    [JsonIgnore, YamlIgnore]
+    public IReadOnlyList<long> SeedsToRun => Seeds.Count > 0 ? Seeds : [Seed];
 }

@@ -10,8 +10,12 @@ public enum CampaignMethod
     [JsonStringEnumMemberName("dense")] Dense,
     /// <summary>Every layer keeps the same share of heads and channels.</summary>
     [JsonStringEnumMemberName("uniform")] Uniform,
-    /// <summary>The best of as many random architectures as NasPrune evaluated for real.</summary>
+    /// <summary>Per-layer keep ratios from standardised importance scores (OWL/FLAP-style), no search, no real evaluation.</summary>
+    [JsonStringEnumMemberName("adaptive")] Adaptive,
+    /// <summary>The best of as many random architectures as NasPrune's real window-evaluations pay for.</summary>
     [JsonStringEnumMemberName("random")] Random,
+    /// <summary>EvoPress-style (1+λ) evolution on real evaluations only (no predictor), with NasPrune's window-evaluation budget.</summary>
+    [JsonStringEnumMemberName("evolution")] Evolution,
     /// <summary>The best architecture of the predictor-guided search.</summary>
     [JsonStringEnumMemberName("nasprune")] NasPrune,
 }
@@ -23,7 +27,9 @@ public static class CampaignMethodNames
     {
         CampaignMethod.Dense => "dense",
         CampaignMethod.Uniform => "uniform",
+        CampaignMethod.Adaptive => "adaptive",
         CampaignMethod.Random => "random",
+        CampaignMethod.Evolution => "evolution",
         CampaignMethod.NasPrune => "nasprune",
         _ => throw new ArgumentOutOfRangeException(nameof(method)),
     };

@@ -23,13 +23,15 @@ public static class CampaignPipeline
 
     public static CampaignResults Run(CampaignConfig c, CampaignPaths paths, string dataDir, TorchSharp.torch.Device device, IProgressReporter reporter)
     {
+        c.Validate("campaign config");
         string modelDir = Path.GetFullPath(c.Model ?? DataDirectory.DefaultModel(dataDir));
         var calibration = new CalibrationSettings(Seed: c.Pairs.CalibrationSeed);
         Directory.CreateDirectory(paths.Root);
         reporter.Log($"campaign {c.Name}: {paths.Root}");
 
+        var timings = new StageTimings(paths.Timings);
         // Stage 1: importance (cached next to the model) and the reordered model every later stage uses.
-        using var prepared = PreparedModel.Prepare(modelDir, dataDir, c.Criterion, calibration, device, log: reporter.Log);
+        using var prepared = timings.Time("prepare", () => PreparedModel.Prepare(modelDir, dataDir, c.Criterion, calibration, device, log: reporter.Log));
         RecordCampaign(c, paths, prepared);
         var profile = prepared.Scores.ToProfile(prepared.Model.Config.GroupSize);
         if (!File.Exists(paths.Importance(c.Criterion))) profile.Save(paths.Importance(c.Criterion));
@@ -38,60 +40,80 @@ public static class CampaignPipeline
         // Stage 2: initial pairs — the first part of one seeded random stream; the random-search baseline continues it.
         var space = prepared.Space;
         var band = c.Band;
-        int maxActive = c.Active.Rounds * c.Active.TopK;
-        var stream = new ArchitectureSampler(space).Sample(new SamplerOptions(band, c.Pairs.Count + maxActive, c.Seed));
-        if (stream.Count < c.Pairs.Count + maxActive)
+        var stream = new ArchitectureSampler(space).Sample(new SamplerOptions(band, c.Pairs.Count + c.MaxRandomContinuation, c.Seed));
+        if (stream.Count < c.Pairs.Count + c.MaxRandomContinuation)
             throw new UserError($"the band {band.MinKept:P1}–{band.MaxKept:P1} holds only {stream.Count} distinct architectures; widen band_width or lower pairs.count");
         // Objective kl measures both: the search minimises KL, the report still shows each pick's validation NLL.
-        using var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTask.WikiText2.Name], c.Pairs.Windows, c.Pairs.WindowSeed,
-            Measure: c.ObjectiveName == PredictorTarget.Kl ? PairMeasure.Both : PairMeasure.Nll));
+        string measure = c.ObjectiveName == PredictorTarget.Kl ? PairMeasure.Both : PairMeasure.Nll;
+        using var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTask.WikiText2.Name], c.Pairs.Windows, c.Pairs.WindowSeed, Measure: measure));
+        // Screens: the first screen_windows of the same seeded window order, so a screen estimates the same quantity.
+        using var screener = c.Active.Screens
+            ? new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTask.WikiText2.Name], c.Active.ScreenWindows, c.Pairs.WindowSeed, Measure: measure))
+            : null;
         // Both pairs directories (initial + active, and the random baseline's) carry the protocol they were measured
         // under, so `nasprune sample --resume` into them with other settings is refused.
         var protocol = PairProtocols.Describe(evaluator, calibration, band.MinKept, band.MaxKept, "params", null, c.Seed);
-        var initial = stream.Take(c.Pairs.Count).ToList();
-        var pairsRun = reporter.Track($"initial pairs", initial.Count,
-            progress => new PairRunner(evaluator, paths.Pairs, protocol, ShardSpec.Single).Run(initial, c.Seed, progress: progress));
+        var initialArchs = stream.Take(c.Pairs.Count).ToList();
+        var pairsRun = timings.Time("initial_pairs", () => reporter.Track($"initial pairs", initialArchs.Count,
+            progress => new PairRunner(evaluator, paths.Pairs, protocol, ShardSpec.Single).Run(initialArchs, c.Seed, progress: progress)));
         reporter.Log($"initial pairs: {pairsRun.Evaluated} evaluated, {pairsRun.AlreadyPresent} already present ({pairsRun.PairsPerHour:F0} pairs/hour)");
+        var initial = PairStore.ReadAll(paths.Pairs).Where(p => p.Source == PairSource.Sample).OrderBy(p => p.SampleIndex).ToList();
 
         // Stage 3: the first predictor (kept for the record; the active loop retrains every round).
         var baseConfig = prepared.Model.Config;
         if (!File.Exists(paths.PredictorModel))
-        {
-            var first = AccuracyPredictor.Train(PairStore.ReadAll(paths.Pairs), baseConfig, profile, c.PredictorFor(0));
-            first.Save(paths.PredictorModel);
-        }
+            timings.Time("first_predictor", () => AccuracyPredictor.Train(initial, baseConfig, profile, c.PredictorFor(0)).Save(paths.PredictorModel));
 
-        // Stage 4: predictor-guided search with real verification of the top candidates.
-        var rounds = new ActiveSearch(paths, c, evaluator, baseConfig, profile, reporter).Run();
-        int activeEvaluations = rounds.Sum(r => r.EvaluatedIds.Count);
-        var searchPairs = PairStore.ReadAll(paths.Pairs);
-        int nasPruneEvaluations = searchPairs.Count;
+        // Stage 4: predictor-guided search with real verification (fresh, screened and confirmed candidates).
+        var active = new MemoizedEvaluations(evaluator, screener, paths.ActivePairs, paths.Screens, c.Seed);
+        var rounds = timings.Time("active_search", () => new ActiveSearch(paths, c, active, space, baseConfig, profile, reporter).Run(initial));
+        var nasPruneTrace = SearchTraces.NasPrune(initial, rounds, c);
+        long budget = nasPruneTrace.Sum(e => (long)e.Windows);
+        var searchPairs = initial.Concat(active.AllMeasured).ToList();
 
-        // Stage 5: random search with the same number of real evaluations (the stream's continuation).
-        var extra = stream.Skip(c.Pairs.Count).Take(nasPruneEvaluations - c.Pairs.Count).ToList();
+        // Stage 5: the peers, each with NasPrune's real window-evaluations. Random search: the stream's continuation,
+        // as many full evaluations as the budget pays for.
+        int randomCount = (int)(budget / c.Pairs.Windows);
+        var extra = stream.Skip(c.Pairs.Count).Take(Math.Max(0, randomCount - c.Pairs.Count)).ToList();
         if (extra.Count > 0)
-            reporter.Track("random-search baseline", extra.Count,
-                progress => new PairRunner(evaluator, paths.RandomPairs, protocol, ShardSpec.Single).Run(extra, c.Seed, PairSource.Random, progress));
-        var randomPairs = searchPairs.Where(p => p.Source == PairSource.Sample)
-            .Concat(Directory.Exists(paths.RandomPairs) && extra.Count > 0 ? PairStore.ReadAll(paths.RandomPairs) : []).ToList();
+            timings.Time("random_search", () => reporter.Track("random-search baseline", extra.Count,
+                progress => new PairRunner(evaluator, paths.RandomPairs, protocol, ShardSpec.Single).Run(extra, c.Seed, PairSource.Random, progress)));
+        var extraIds = extra.Select(a => a.Id).ToHashSet();
+        var randomPairs = initial.Concat(Directory.Exists(paths.RandomPairs) ? PairStore.ReadAll(paths.RandomPairs).Where(p => extraIds.Contains(p.ArchId)).OrderBy(p => p.SampleIndex) : []).ToList();
+        // Evolution on real evaluations only (EvoPress-style), from the uniform architecture in the band.
+        var evolution = timings.Time("evolution_peer", () => EvolutionPeerStage.Run(c, paths, evaluator, space, band, stream[0], budget, reporter));
+        // Adaptive allocation from the importance scores: no search, no real evaluation.
+        var adaptive = AdaptiveAllocation.Allocate(space, profile, band, c.Adaptive);
+
+        var anytime = new Dictionary<CampaignMethod, IReadOnlyList<RealEvaluation>>
+        {
+            [CampaignMethod.Random] = SearchTraces.OfRows(randomPairs, c),
+            [CampaignMethod.Evolution] = evolution.Trace,
+            [CampaignMethod.NasPrune] = nasPruneTrace,
+        };
+        SearchTraces.Save(paths.Anytime, anytime, budget);
 
         // Stage 6: final verification on test splits, export, results.json.
         var uniform = space.Uniform(c.Remove);
-        var methods = new List<(CampaignMethod Method, Architecture? Arch, int Evaluations, double? Nll)>
+        var evolutionBest = evolution.BestRow;
+        var methods = new List<(CampaignMethod Method, Architecture? Arch, long Windows, double? Nll)>
         {
             (CampaignMethod.Dense, null, 0, null),
             (CampaignMethod.Uniform, uniform, 0, searchPairs.FirstOrDefault(p => p.ArchId == uniform.Id)?.WikiText2Nll),
+            (CampaignMethod.Adaptive, adaptive, 0, searchPairs.FirstOrDefault(p => p.ArchId == adaptive.Id)?.WikiText2Nll),
         };
         var randomBest = randomPairs.MinBy(c.ObjectiveOf)!;
-        methods.Add((CampaignMethod.Random, randomBest.ToArchitecture(paths.RandomPairs), randomPairs.Count, randomBest.WikiText2Nll));
+        methods.Add((CampaignMethod.Random, randomBest.ToArchitecture(paths.RandomPairs), randomPairs.Count * (long)c.Pairs.Windows, randomBest.WikiText2Nll));
+        methods.Add((CampaignMethod.Evolution, evolution.Result.Best, evolution.Result.SpentWindows, evolutionBest.WikiText2Nll));
         var ours = searchPairs.MinBy(c.ObjectiveOf)!;
-        methods.Add((CampaignMethod.NasPrune, ours.ToArchitecture(paths.Pairs), nasPruneEvaluations, ours.WikiText2Nll));
-        reporter.Log($"final architectures: uniform {uniform.Id}, random best {randomBest.ArchId} (of {randomPairs.Count}), NasPrune best {ours.ArchId} (of {nasPruneEvaluations}, {activeEvaluations} from the active loop)");
+        methods.Add((CampaignMethod.NasPrune, ours.ToArchitecture(paths.Pairs), budget, ours.WikiText2Nll));
+        reporter.Log($"final architectures: uniform {uniform.Id}, adaptive {adaptive.Id}, random best {randomBest.ArchId} (of {randomPairs.Count}), " +
+            $"evolution best {evolution.Result.Best.Id} ({evolution.Result.SpentWindows} window-evaluations), NasPrune best {ours.ArchId} (of {searchPairs.Count}, {budget} window-evaluations)");
 
         var lora = new LoraOptions { Seed = c.Seed };
         var verification = new FinalVerification(prepared, c.Final, dataDir, reporter);
         var rows = new List<ResultRow>();
-        foreach (var (method, arch, evaluations, nll) in methods)
+        foreach (var (method, arch, windows, nll) in methods)
             foreach (var recovery in arch is null ? ["none"] : c.Final.Recover)
             {
                 string rowPath = paths.FinalRow(method, recovery);
@@ -99,7 +121,7 @@ public static class CampaignPipeline
                 {
                     var plan = RecoveryPlan.Parse(recovery, new ReconstructionOptions(), lora, Path.Combine(dataDir, "train-corpus"));
                     string? export = c.Final.Export && arch is not null ? paths.FinalCheckpoint(method, recovery) : null;
-                    CampaignResults.SaveRow(rowPath, verification.Measure(method, arch, plan, evaluations, nll, export));
+                    CampaignResults.SaveRow(rowPath, timings.Time("final_verification", () => verification.Measure(method, arch, plan, (int)(windows / c.Pairs.Windows), nll, export, windows)));
                 }
                 rows.Add(CampaignResults.LoadRow(rowPath));
             }
@@ -109,7 +131,7 @@ public static class CampaignPipeline
         results.Save(paths.Results);
 
         // Stage 7: the report.
-        CampaignReport.Write(paths);
+        timings.Time("report", () => CampaignReport.Write(paths));
         return results;
     }
 

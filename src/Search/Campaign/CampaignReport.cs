@@ -42,35 +42,39 @@ public static class CampaignReport
                       $"BLiMP mean accuracy over its 67 paradigms{(results.BlimpLimit is int b ? $" ({b} pairs each)" : "")}; " +
                       $"MMLU 5-shot{(results.MmluLimit is int m ? $" ({m} questions per subject)" : "")}; zero-shot average of the reported metric over the seven tasks" +
                       $"{(results.ZeroshotLimit is int z ? $" ({z} items each)" : "")}. Search used validation data only.").AppendLine();
-        md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | held-out PPL | BLiMP | MMLU | zero-shot avg | real evaluations |");
+        md.AppendLine("| method | recovery | params | FLOPs/token | latency (ms, batch 1) | WikiText-2 PPL | PTB PPL | held-out PPL | BLiMP | MMLU | zero-shot avg | real window-evaluations |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results.Rows)
             md.AppendLine(inv, $"| {r.Method.Key()} | {r.Recovery} | {r.Params:N0} | {r.FlopsPerToken / 1e6:F1} M | {r.LatencyMs:F1} | {r.Wikitext2Ppl:F2} | {r.PtbPpl:F2} | {r.HeldoutPpl:F2} | " +
-                                             $"{Percent(r.BlimpAcc)} | {Percent(r.MmluAcc)} | {Percent(r.ZeroshotAvg)} | {r.RealEvaluations} |");
+                                             $"{Percent(r.BlimpAcc)} | {Percent(r.MmluAcc)} | {Percent(r.ZeroshotAvg)} | {r.WindowEvaluations:N0} |");
         md.AppendLine();
         foreach (var recovery in results.Rows.Select(r => r.Recovery).Distinct())
         {
-            var uniform = results.Rows.FirstOrDefault(r => r.Method == CampaignMethod.Uniform && r.Recovery == recovery);
             var ours = results.Rows.FirstOrDefault(r => r.Method == CampaignMethod.NasPrune && r.Recovery == recovery);
-            var rnd = results.Rows.FirstOrDefault(r => r.Method == CampaignMethod.Random && r.Recovery == recovery);
-            if (uniform is null || ours is null) continue;
-            md.AppendLine($"- recovery `{recovery}`: NasPrune vs uniform WikiText-2 {Change(ours.Wikitext2Ppl, uniform.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, uniform.PtbPpl)}, held-out {Change(ours.HeldoutPpl, uniform.HeldoutPpl)}" +
-                (rnd is null ? "" : $"; vs random search WikiText-2 {Change(ours.Wikitext2Ppl, rnd.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, rnd.PtbPpl)}, held-out {Change(ours.HeldoutPpl, rnd.HeldoutPpl)}"));
+            if (ours is null) continue;
+            var peers = results.Rows.Where(r => r.Recovery == recovery && r.Method is not (CampaignMethod.Dense or CampaignMethod.NasPrune))
+                .Select(p => $"vs {p.Method.Key()} WikiText-2 {Change(ours.Wikitext2Ppl, p.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, p.PtbPpl)}, held-out {Change(ours.HeldoutPpl, p.HeldoutPpl)}");
+            md.AppendLine($"- recovery `{recovery}`: NasPrune {string.Join("; ", peers)}");
         }
         md.AppendLine().AppendLine("## Search").AppendLine();
-        md.AppendLine(inv, $"{pairs.Count} pairs evaluated on the validation measure ({pairs.Count(p => p.Source == PairSource.Sample)} initial random, " +
-                      $"{pairs.Count(p => p.Source != PairSource.Sample)} chosen by the active loop); the random-search baseline evaluated {random.Count} more from the same random stream.").AppendLine();
+        md.AppendLine(inv, $"{pairs.Count} pairs evaluated on the full validation measure ({pairs.Count(p => p.Source == PairSource.Sample)} initial random, " +
+                      $"{pairs.Count(p => p.Source != PairSource.Sample)} by the active loop, which also screened {rounds.Sum(r => r.ScreenedIds?.Count ?? 0)} candidates on fewer windows); " +
+                      $"the random-search baseline evaluated {random.Count} more from the same random stream.").AppendLine();
         if (rounds.Count > 0)
         {
             string objective = Label(results.Objective);
             md.AppendLine(inv, $"Objective: validation {objective}.").AppendLine();
-            md.AppendLine(inv, $"| round | training pairs | shrunken space (log10 grid points) | predicted best {objective} | real best {objective} | τ on the new points | improved |");
-            md.AppendLine("|---:|---:|---|---:|---:|---:|---|");
+            md.AppendLine(inv, $"| round | training pairs | shrunken space (log10 grid points) | predicted best {objective} | real best {objective} | τ on the confirmed | τ on all new full | mean ensemble spread | improved |");
+            md.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---|");
             foreach (var r in rounds)
                 md.AppendLine(inv, $"| {r.Round} | {r.TrainingPairs} | {string.Join(" → ", r.ShrinkLog10Volumes.Select(v => v.ToString("F1", inv)))} | " +
-                                                 $"{r.PredictedBest:F4} | {r.RealBest:F4} | {r.KendallTauOnNew:F3} | {(r.Improved ? "yes" : "no")} |");
+                                                 $"{r.PredictedBest:F4} | {r.RealBest:F4} | {r.KendallTauOnNew:F3} | {(r.KendallTauOnAllNew is double t ? t.ToString("F3", inv) : "–")} | " +
+                                                 $"{(r.PredictedSpread is { Count: > 0 } sp ? sp.Average().ToString("F4", inv) : "–")} | {(r.Improved ? "yes" : "no")} |");
             md.AppendLine();
+            var taus = rounds.Select(r => r.KendallTauOnAllNew ?? r.KendallTauOnNew).Where(double.IsFinite).ToList();
+            if (taus.Count > 0) md.AppendLine(inv, $"Mean τ over rounds on the loop's own new points: {taus.Average():F3} (goal ≥ 0.5).").AppendLine();
         }
+        AnytimeReport.Append(md, paths, Label(results.Objective));
         md.AppendLine("![Pareto front](pareto.png)").AppendLine();
         md.AppendLine("![Per-layer widths](layer-profile.png)").AppendLine();
         if (rounds.Count > 0)

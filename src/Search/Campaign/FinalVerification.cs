@@ -13,7 +13,7 @@ namespace NasPrune.Search.Campaign;
 /// <summary>One row of results.json (docs/ARCHITECTURE.md), plus the recovery and architecture it was measured with.</summary>
 public sealed record ResultRow(
     CampaignMethod Method, string Recovery, string? ArchId, long Params, double FlopsPerToken, double LatencyMs, double Wikitext2Ppl, double PtbPpl, double HeldoutPpl,
-    double? BlimpAcc, double? MmluAcc, double? ZeroshotAvg, int RealEvaluations, double? ValidationNll);
+    double? BlimpAcc, double? MmluAcc, double? ZeroshotAvg, int RealEvaluations, double? ValidationNll, long WindowEvaluations = 0);
 
 /// <summary>
 /// The final verification: the first time test splits are read. Each method's architecture is extracted as a
@@ -28,7 +28,7 @@ public sealed class FinalVerification(PreparedModel prepared, FinalVerificationO
     IReadOnlyList<(TaskDefinition Task, IReadOnlyList<MultipleChoiceItem> Items)>? zeroShot;
 
     public ResultRow Measure(CampaignMethod method, Architecture? architecture, RecoveryPlan recovery, int realEvaluations, double? validationNll,
-        string? exportDir)
+        string? exportDir, long windowEvaluations)
     {
         LlamaForCausalLM? extracted = null;
         try
@@ -69,7 +69,7 @@ public sealed class FinalVerification(PreparedModel prepared, FinalVerificationO
             }
             double latency = BestOfRepeats.ForwardSeconds(model, 1, seq, model.model.embed_tokens.weight!.device, 1.0) * 1000;
             return new ResultRow(method, recovery.Name, architecture?.Id, config.TotalParams, config.ForwardFlopsPerToken(seq), latency,
-                wiki, ptb, heldout, blimpAcc, mmluAcc, zeroShotAvg, realEvaluations, validationNll);
+                wiki, ptb, heldout, blimpAcc, mmluAcc, zeroShotAvg, realEvaluations, validationNll, windowEvaluations);
         }
         finally
         {
