@@ -156,6 +156,38 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     }
 
     [Fact]
+    public void AThreeSeedCampaignRunsEndToEndResumesAfterACrashAndSummarisesMeanAndStd()
+    {
+        var config = TinyConfig();
+        config.Final = config.Final with { BlimpLimit = 0 };
+        config.Seeds = [1, 2, 3];
+        var summary = MultiSeedCampaign.Run(config, root, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
+        Assert.Equal(["seed-1", "seed-2", "seed-3"], summary.Runs);
+        var perSeed = new[] { 1, 2, 3 }.Select(s => CampaignResults.Load(new CampaignPaths(MultiSeedCampaign.SeedDirectory(root, s)).Results)).ToList();
+        // Each seed is its own campaign: its seed recorded, its own random stream.
+        Assert.Equal(3, perSeed.Select(r => r.Rows.Single(x => x.Method == CampaignMethod.Random).ArchId).Count());
+        foreach (var method in summary.Methods)
+        {
+            var values = perSeed.Select(r => r.Rows.Single(x => x.Method == method.Method && x.Recovery == "none").Wikitext2Ppl).ToArray();
+            Assert.Equal(3, method.Wikitext2Ppl.N);
+            Assert.Equal(values.Average(), method.Wikitext2Ppl.Mean, 9);
+            Assert.Equal(Math.Sqrt(values.Sum(v => (v - values.Average()) * (v - values.Average())) / 2), method.Wikitext2Ppl.Std, 9);
+        }
+        Assert.Equal(perSeed[0].Rows.Select(r => r.Method).Distinct(), summary.Methods.Select(m => m.Method));
+        Assert.All(summary.Seeds, s => Assert.InRange(s.PredictorShare!.Value, 0, 1));
+        Assert.True(File.Exists(Path.Combine(root, SeedSummary.MarkdownName)));
+
+        // A crash in seed 2's final stage: rerunning redoes only what is missing and gives the same summary.
+        var seed2 = new CampaignPaths(MultiSeedCampaign.SeedDirectory(root, 2));
+        File.Delete(seed2.FinalRow(CampaignMethod.Evolution, "none"));
+        File.Delete(seed2.Results);
+        File.Delete(Path.Combine(root, SeedSummary.JsonName));
+        var resumed = MultiSeedCampaign.Run(config, root, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
+        Assert.Equal(summary.Methods, resumed.Methods);
+        Assert.Equal(summary.Seeds.Select(s => (s.Seed, s.MeanTauOnNew, s.NasPruneWindowsToEvolutionBest)), resumed.Seeds.Select(s => (s.Seed, s.MeanTauOnNew, s.NasPruneWindowsToEvolutionBest)));
+    }
+
+    [Fact]
     public void ConfigMistakesNameTheFileLineAndField()
     {
         Directory.CreateDirectory(root);

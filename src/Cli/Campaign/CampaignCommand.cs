@@ -41,8 +41,6 @@ public static class CampaignCommand
                 return 0;
             }
             var paths = new CampaignPaths(Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", c.Name)));
-            // One campaign per run directory: two would race on the same stage files (see DirectoryLock).
-            using var runLock = DirectoryLock.Acquire(paths.Root, "campaign run directory");
             string dataDir = DataDirectory.Resolve(parse.GetValue(data));
             var torchDevice = DeviceChoice.Resolve(parse.GetValue(device));
             if (c.Seeds.Count > 0)
@@ -56,6 +54,8 @@ public static class CampaignCommand
                 }
                 return 0;
             }
+            // One campaign per run directory: two would race on the same stage files (see DirectoryLock).
+            using var runLock = DirectoryLock.Acquire(paths.Root, "campaign run directory");
             var results = CampaignPipeline.Run(c, paths, dataDir, torchDevice, Output.Reporter);
             if (parse.GetValue(json)) Output.WriteJson(results);
             else

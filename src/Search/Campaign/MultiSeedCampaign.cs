@@ -17,6 +17,8 @@ public static class MultiSeedCampaign
         foreach (long seed in seeds)
         {
             reporter.Log($"seed {seed} ({seeds.ToList().IndexOf(seed) + 1} of {seeds.Count})");
+            // One lock per seed: separate processes may run different seeds of one configuration side by side.
+            using var seedLock = DirectoryLock.Acquire(SeedDirectory(root, seed), "campaign seed directory");
             CampaignPipeline.Run(c.WithSeed(seed), new CampaignPaths(SeedDirectory(root, seed)), dataDir, device, reporter);
         }
         return SeedSummary.Write(root, seeds.Select(s => SeedDirectory(root, s)).ToList());
