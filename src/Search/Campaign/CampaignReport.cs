@@ -9,7 +9,7 @@ namespace NasPrune.Search.Campaign;
 
 /// <summary>
 /// report.md and its figures, made from a finished run directory alone (results.json, pairs, search rounds), so
-/// `nasprune report` can redo them without a model: the final table, the Pareto front of validation PPL vs kept
+/// `nasprune report` can redo them without a model: the final table, its paired bootstrap intervals (<see cref="ConfidenceReport"/>), the Pareto front of validation PPL vs kept
 /// parameters over every evaluated pair, the winner's per-layer widths against uniform, the predictor's
 /// predictions on the points it chose (before seeing them), and the search's progress per round.
 /// </summary>
@@ -57,6 +57,7 @@ public static class CampaignReport
             md.AppendLine($"- recovery `{recovery}`: NasPrune vs uniform WikiText-2 {Change(ours.Wikitext2Ppl, uniform.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, uniform.PtbPpl)}, held-out {Change(ours.HeldoutPpl, uniform.HeldoutPpl)}" +
                 (rnd is null ? "" : $"; vs random search WikiText-2 {Change(ours.Wikitext2Ppl, rnd.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, rnd.PtbPpl)}, held-out {Change(ours.HeldoutPpl, rnd.HeldoutPpl)}"));
         }
+        ConfidenceReport.Append(md, results.Confidence);
         md.AppendLine().AppendLine("## Search").AppendLine();
         md.AppendLine(inv, $"{pairs.Count} pairs evaluated on the validation measure ({pairs.Count(p => p.Source == PairSource.Sample)} initial random, " +
                       $"{pairs.Count(p => p.Source != PairSource.Sample)} chosen by the active loop); the random-search baseline evaluated {random.Count} more from the same random stream.").AppendLine();
