@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using NasPrune.Common;
 using NasPrune.Evaluator.Harness;
 using NasPrune.Evaluator.Perplexity;
@@ -14,7 +15,7 @@ public sealed record WindowSamples(string Task, IReadOnlyList<double> Nll, IRead
 /// </summary>
 public sealed record ItemSamples(string Name, IReadOnlyList<int> Correct, string? Metric = null)
 {
-    public double Mean => Correct.Count == 0 ? 0 : Correct.Sum() / (double)Correct.Count;
+    [JsonIgnore] public double Mean => Correct.Count == 0 ? 0 : Correct.Sum() / (double)Correct.Count;
 
     public static ItemSamples Of(string name, IReadOnlyList<bool> correct, string? metric = null) =>
         new(name, correct.Select(c => c ? 1 : 0).ToList(), metric);
