@@ -50,7 +50,7 @@ public sealed class FinalVerification(PreparedModel prepared, FinalVerificationO
             double? blimpAcc = null, mmluAcc = null, zeroShotAvg = null;
             BlimpResult? blimpResult = null;
             MmluResult? mmluResult = null;
-            List<MultipleChoiceResult>? results = null;
+            List<MultipleChoiceResult>? zeroShotResults = null;
             if (options.BlimpLimit != 0)
             {
                 string folder = BlimpDataset.Locate(dataDir);
@@ -71,12 +71,12 @@ public sealed class FinalVerification(PreparedModel prepared, FinalVerificationO
             {
                 zeroShot ??= ZeroShotTasks.Resolve(ZeroShotTasks.Locate(dataDir), ZeroShotTasks.SuiteName)
                     .Select(t => (t, t.LoadItems(options.ZeroshotLimit))).ToList();
-                results = zeroShot.Select(z => reporter.Track($"{method.Key()}/{recovery.Name} {z.Task.Task}", z.Items.Count,
+                zeroShotResults = zeroShot.Select(z => reporter.Track($"{method.Key()}/{recovery.Name} {z.Task.Task}", z.Items.Count,
                     progress => MultipleChoiceEvaluator.Evaluate(scorer, z.Task, z.Items, progress))).ToList();
-                zeroShotAvg = MultipleChoiceAverage.Of(results).Reported;
+                zeroShotAvg = MultipleChoiceAverage.Of(zeroShotResults).Reported;
             }
             if (samplesPath is not null)
-                FinalSamples.Of(method, recovery.Name, ppl.Values, blimpResult, mmluResult, results).Save(samplesPath);
+                FinalSamples.Of(method, recovery.Name, ppl.Values, blimpResult, mmluResult, zeroShotResults).Save(samplesPath);
             double latency = BestOfRepeats.ForwardSeconds(model, 1, seq, model.model.embed_tokens.weight!.device, 1.0) * 1000;
             return new ResultRow(method, recovery.Name, architecture?.Id, config.TotalParams, config.ForwardFlopsPerToken(seq), latency,
                 wiki, ptb, heldout, blimpAcc, mmluAcc, zeroShotAvg, realEvaluations, validationNll);
