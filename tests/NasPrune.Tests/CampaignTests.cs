@@ -92,6 +92,23 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         }
         Assert.Equal(first.Rows.Select(r => (r.Method, r.ArchId, r.Wikitext2Ppl, r.PtbPpl)), second.Rows.Select(r => (r.Method, r.ArchId, r.Wikitext2Ppl, r.PtbPpl)));
 
+        // Every row's per-window and per-item values lie beside it; the resumed run reloads them (and remeasures the
+        // deleted row's) into the same paired bootstrap intervals, one set per pruned row.
+        Assert.All(first.Rows, r => Assert.True(File.Exists(paths.FinalSamples(r.Method, r.Recovery)), r.Method.Key()));
+        var confidence = second.Confidence!;
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(first.Confidence), System.Text.Json.JsonSerializer.Serialize(confidence));
+        Assert.Equal([CampaignMethod.Uniform, CampaignMethod.Random, CampaignMethod.NasPrune], confidence.Rows.Select(r => r.Method));
+        var ours = confidence.Rows.Single(r => r.Method == CampaignMethod.NasPrune).Metrics;
+        Assert.Equal(["wikitext2_ppl", "ptb_ppl", "heldout_ppl", "blimp_acc"], ours.Keys);
+        var uniformRow = first.Rows.Single(r => r.Method == CampaignMethod.Uniform);
+        var vsUniform = ours["wikitext2_ppl"].VsUniform!;
+        Assert.Equal(CampaignMethod.Uniform, vsUniform.Against);
+        Assert.Equal(nasprune.Wikitext2Ppl - uniformRow.Wikitext2Ppl, vsUniform.Estimate, 1e-4 * nasprune.Wikitext2Ppl);
+        Assert.InRange(vsUniform.Estimate, vsUniform.Lo, vsUniform.Hi);
+        Assert.Equal(nasprune.BlimpAcc!.Value - uniformRow.BlimpAcc!.Value, ours["blimp_acc"].VsUniform!.Estimate, 1e-12);
+        Assert.Equal(first.Rows.Where(r => r.Method is CampaignMethod.Uniform or CampaignMethod.Random).MinBy(r => r.PtbPpl)!.Method, ours["ptb_ppl"].VsBestPeer!.Against);
+        Assert.Contains("\"confidence\"", File.ReadAllText(paths.Results));
+
         // The report is made from the run directory alone.
         foreach (var png in Directory.GetFiles(root, "*.png")) File.Delete(png);
         File.Delete(paths.Report);
@@ -109,6 +126,8 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Contains("| nasprune | none |", report);
         Assert.Contains("BLiMP mean accuracy over its 67 paradigms (2 pairs each)", report);
         Assert.Contains("| uniform | none |", report);
+        Assert.Contains("## 95 % paired bootstrap intervals", report);
+        Assert.Contains("| nasprune | none | WikiText-2 PPL |", report);
         Assert.Contains("| evolution | none |", report);
         Assert.Contains("| adaptive | none |", report);
         Assert.Contains("Best real validation objective per window-evaluation", report);

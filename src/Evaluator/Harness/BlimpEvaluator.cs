@@ -37,10 +37,11 @@ public static class BlimpEvaluator
         {
             var own = scores.Skip(at).Take(paradigm.Pairs.Count).ToList();
             at += own.Count;
-            int right = own.Count(s => s.LogLikelihoods[0] > s.LogLikelihoods[1]);
+            var correct = own.Select(s => s.LogLikelihoods[0] > s.LogLikelihoods[1]).ToList();
+            int right = correct.Count(c => c);
             int ties = own.Count(s => s.LogLikelihoods[0] == s.LogLikelihoods[1]);
             results.Add(new BlimpParadigmResult(paradigm.Name, paradigm.Field, own.Count, own.Count == 0 ? 0 : right / (double)own.Count,
-                ties, own.Count(s => s.TruncatedRequests > 0)));
+                ties, own.Count(s => s.TruncatedRequests > 0)) { Correct = correct });
         }
         var fields = results.GroupBy(r => r.Field).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new BlimpFieldResult(g.Key, g.Count(), g.Sum(r => r.N), g.Average(r => r.Acc))).ToList();

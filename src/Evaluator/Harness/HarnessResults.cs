@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace NasPrune.Evaluator.Harness;
 
 /// <summary>
@@ -11,6 +13,15 @@ public sealed record MultipleChoiceResult(
     int TruncatedContexts, int TruncatedContinuations, double Seconds, string? Note = null)
 {
     public double Reported => Metric == "acc_norm" ? AccNorm : Acc;
+
+    /// <summary>Each item's outcome under acc, in item order (its mean is <see cref="Acc"/>). Not in the JSON.</summary>
+    [JsonIgnore] public IReadOnlyList<bool>? Correct { get; init; }
+
+    /// <summary>Each item's outcome under acc_norm (its mean is <see cref="AccNorm"/>). Not in the JSON.</summary>
+    [JsonIgnore] public IReadOnlyList<bool>? CorrectNorm { get; init; }
+
+    /// <summary>The outcomes under <see cref="Metric"/>, whose mean is <see cref="Reported"/>: what paired intervals resample.</summary>
+    [JsonIgnore] public IReadOnlyList<bool>? ReportedCorrect => Metric == "acc_norm" ? CorrectNorm : Correct;
 }
 
 /// <summary>The unweighted mean over tasks (as the papers' "Average" column), of acc, acc_norm and the reported metric.</summary>
@@ -33,7 +44,11 @@ public sealed record MmluSubjectResult(string Subject, int N, double Acc, int Pr
 public sealed record MmluResult(
     string Task, string Split, string PromptFormat, int Shots, int N, double Acc, double MacroAcc,
     int PromptsWithDroppedShots, int DroppedShots, int TruncatedPrompts, double Seconds,
-    IReadOnlyList<MmluSubjectResult> Subjects);
+    IReadOnlyList<MmluSubjectResult> Subjects)
+{
+    /// <summary>Each question's outcome in subject order (its mean is <see cref="Acc"/>): for paired intervals. Not in the JSON.</summary>
+    [JsonIgnore] public IReadOnlyList<bool>? Correct { get; init; }
+}
 
 /// <summary>
 /// What <c>nasprune eval</c> reports for multiple-choice tasks: the protocol shared by all tasks (model, tokenizer,

@@ -73,6 +73,9 @@ public static class MmluEvaluator
             PromptsWithDroppedShots: kept.Count(k => k < shots),
             DroppedShots: kept.Sum(k => shots - k),
             TruncatedPrompts: scores.Count(s => s.TruncatedRequests > 0),
-            watch.Elapsed.TotalSeconds, perSubject);
+            watch.Elapsed.TotalSeconds, perSubject)
+        {
+            Correct = items.Select((item, i) => scores[i].Prediction == item.Gold).ToList(),
+        };
     }
 }

@@ -10,13 +10,15 @@ public static class MultipleChoiceEvaluator
     {
         var watch = Stopwatch.StartNew();
         var scores = scorer.Score(items, progress);
-        double acc = Mean(items, scores, s => s.Prediction);
-        double accNorm = Mean(items, scores, s => s.NormalizedPrediction);
-        return new MultipleChoiceResult(task.Task, task.Split, task.PromptFormat, Shots: 0, items.Count, acc, accNorm,
+        var correct = Outcomes(items, scores, s => s.Prediction);
+        var correctNorm = Outcomes(items, scores, s => s.NormalizedPrediction);
+        return new MultipleChoiceResult(task.Task, task.Split, task.PromptFormat, Shots: 0, items.Count, Mean(correct), Mean(correctNorm),
             task.Metric, scores.Count(s => s.TruncatedRequests > 0), scores.Count(s => s.TruncatedContinuations > 0),
-            watch.Elapsed.TotalSeconds, task.Note);
+            watch.Elapsed.TotalSeconds, task.Note) { Correct = correct, CorrectNorm = correctNorm };
     }
 
-    static double Mean(IReadOnlyList<MultipleChoiceItem> items, IReadOnlyList<ItemScore> scores, Func<ItemScore, int> prediction) =>
-        items.Count == 0 ? 0 : items.Where((item, i) => prediction(scores[i]) == item.Gold).Count() / (double)items.Count;
+    static List<bool> Outcomes(IReadOnlyList<MultipleChoiceItem> items, IReadOnlyList<ItemScore> scores, Func<ItemScore, int> prediction) =>
+        items.Select((item, i) => prediction(scores[i]) == item.Gold).ToList();
+
+    static double Mean(List<bool> correct) => correct.Count == 0 ? 0 : correct.Count(c => c) / (double)correct.Count;
 }

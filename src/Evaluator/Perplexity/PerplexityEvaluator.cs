@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using NasPrune.Evaluator.Model;
 using static TorchSharp.torch;
 
@@ -7,7 +8,19 @@ namespace NasPrune.Evaluator.Perplexity;
 /// <summary>What was measured and under which protocol (every result records its protocol).</summary>
 public sealed record PerplexityResult(
     string Task, string Split, int SeqLen, int Windows, long Tokens, double Nll, double Ppl, double Seconds,
-    string? Tokenizer = null, string? ModelHash = null, string? Text = null);
+    string? Tokenizer = null, string? ModelHash = null, string? Text = null)
+{
+    /// <summary>
+    /// Summed NLL of each window, in window order, for paired bootstrap intervals (the final verification keeps them
+    /// in its samples file). Not in the JSON: per-window detail would bury the figures <c>eval</c> and <c>prune</c> print.
+    /// Their sum is <see cref="Nll"/> × <see cref="Tokens"/> up to float rounding (per-token losses are summed in
+    /// float64 here, per chunk in float32 for the aggregate, which stays computed as before).
+    /// </summary>
+    [JsonIgnore] public IReadOnlyList<double>? WindowNll { get; init; }
+
+    /// <summary>Predicted tokens of each window (seq_len − 1 each), paired with <see cref="WindowNll"/>.</summary>
+    [JsonIgnore] public IReadOnlyList<long>? WindowTokens { get; init; }
+}
 
 /// <summary>
 /// Perplexity as the LLM pruning papers report it: the whole split tokenized once, cut into non-overlapping
@@ -53,6 +66,44 @@ public static class PerplexityEvaluator
     }
 
     /// <summary>
+    /// As <see cref="Score"/> (the same total, computed the same way), plus each window's summed NLL: per-token losses
+    /// of the same logits, summed per window in float64.
+    /// </summary>
+    public static (double Nll, long Tokens, double[] WindowNll, long[] WindowTokens) ScoreWindows(LlamaForCausalLM model,
+        IReadOnlyList<long[]> windows, int batchSize, IProgress<int>? progress = null)
+    {
+        double nll = 0;
+        long tokens = 0;
+        var windowNll = new double[windows.Count];
+        var windowTokens = new long[windows.Count];
+        int done = 0;
+        using var _ = inference_mode();
+        foreach (var batch in Batches(model, windows, batchSize))
+        {
+            using var input = batch;
+            using var scope = NewDisposeScope();
+            long predicted = input.shape[1] - 1;
+            var hidden = model.NextTokenHidden(input);
+            var targets = LlamaForCausalLM.NextTokenTargets(input);
+            // The same chunks and the same summed cross-entropy as LlamaForCausalLM.NextTokenNll, so the aggregate is unchanged.
+            foreach (var (start, n) in LlamaForCausalLM.Chunks(targets.shape[0], model.ChunkTokens))
+            {
+                using var chunkScope = NewDisposeScope();
+                var logits = model.OutputLogits(hidden.narrow(0, start, n));
+                var chunkTargets = targets.narrow(0, start, n);
+                nll += nn.functional.cross_entropy(logits, chunkTargets, reduction: nn.Reduction.Sum).to_type(ScalarType.Float64).item<double>();
+                var perToken = nn.functional.cross_entropy(logits, chunkTargets, reduction: nn.Reduction.None).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+                for (long t = 0; t < n; t++) windowNll[done + (int)((start + t) / predicted)] += perToken[t];
+            }
+            for (int b = 0; b < input.shape[0]; b++) windowTokens[done + b] = predicted;
+            tokens += targets.shape[0];
+            done += (int)input.shape[0];
+            progress?.Report(done);
+        }
+        return (nll, tokens, windowNll, windowTokens);
+    }
+
+    /// <summary>
     /// Windows stacked into [n, seq] id tensors on the model's device, <paramref name="batchSize"/> at a time, made one
     /// at a time as the caller asks; the caller owns (and disposes) each.
     /// </summary>
@@ -78,8 +129,12 @@ public static class PerplexityEvaluator
         if (windows.Length == 0)
             throw new Common.UserError($"{task} {split}: {ids.Count} tokens make no window of {seqLen}");
         var watch = Stopwatch.StartNew();
-        var (nll, tokens) = Score(model, windows, batchSize, progress);
+        var (nll, tokens, windowNll, windowTokens) = ScoreWindows(model, windows, batchSize, progress);
         double mean = nll / tokens;
-        return new PerplexityResult(task, split, seqLen, windows.Length, tokens, mean, Math.Exp(mean), watch.Elapsed.TotalSeconds);
+        return new PerplexityResult(task, split, seqLen, windows.Length, tokens, mean, Math.Exp(mean), watch.Elapsed.TotalSeconds)
+        {
+            WindowNll = windowNll,
+            WindowTokens = windowTokens,
+        };
     }
 }

@@ -27,6 +27,8 @@ public sealed record CampaignPaths(string Root)
     public string SearchPlan(int r) => Path.Combine(SearchDir, $"round-{r}.plan.json");
     public string FinalDir => Path.Combine(Root, "final");
     public string FinalRow(CampaignMethod method, string recovery) => Path.Combine(FinalDir, $"{method.Key()}-{recovery}.json");
+    /// <summary>The row's per-window and per-item values (<see cref="FinalSamples"/>), beside the row.</summary>
+    public string FinalSamples(CampaignMethod method, string recovery) => Path.Combine(FinalDir, $"{method.Key()}-{recovery}.samples.json");
     public string FinalCheckpoint(CampaignMethod method, string recovery) => Path.Combine(FinalDir, recovery == "none" ? method.Key() : $"{method.Key()}-{recovery}");
     public string Timings => Path.Combine(Root, "timings.json");
     public string Results => Path.Combine(Root, "results.json");

@@ -121,13 +121,14 @@ public static class CampaignPipeline
                 {
                     var plan = RecoveryPlan.Parse(recovery, new ReconstructionOptions(), lora, Path.Combine(dataDir, "train-corpus"));
                     string? export = c.Final.Export && arch is not null ? paths.FinalCheckpoint(method, recovery) : null;
-                    CampaignResults.SaveRow(rowPath, timings.Time("final_verification", () => verification.Measure(method, arch, plan, (int)(windows / c.Pairs.Windows), nll, export, windows)));
+                    CampaignResults.SaveRow(rowPath, timings.Time("final_verification", () => verification.Measure(method, arch, plan, (int)(windows / c.Pairs.Windows), nll, export, windows,
+                        paths.FinalSamples(method, recovery))));
                 }
                 rows.Add(CampaignResults.LoadRow(rowPath));
             }
         var results = new CampaignResults(modelDir, prepared.ModelHash, c.Remove, c.Criterion, "test", baseConfig.MaxPositionEmbeddings,
             c.Final.MaxWindows, c.Final.BlimpLimit, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows, c.ObjectiveName,
-            PerplexityTask.All.ToDictionary(t => t.Name, t => t.Description));
+            PerplexityTask.All.ToDictionary(t => t.Name, t => t.Description)).WithConfidence(paths, c.Seed);
         results.Save(paths.Results);
 
         // Stage 7: the report.

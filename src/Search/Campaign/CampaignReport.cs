@@ -9,7 +9,7 @@ namespace NasPrune.Search.Campaign;
 
 /// <summary>
 /// report.md and its figures, made from a finished run directory alone (results.json, pairs, search rounds), so
-/// `nasprune report` can redo them without a model: the final table, the Pareto front of validation PPL vs kept
+/// `nasprune report` can redo them without a model: the final table, its paired bootstrap intervals (<see cref="ConfidenceReport"/>), the Pareto front of validation PPL vs kept
 /// parameters over every evaluated pair, the winner's per-layer widths against uniform, the predictor's
 /// predictions on the points it chose (before seeing them), and the search's progress per round.
 /// </summary>
@@ -56,6 +56,7 @@ public static class CampaignReport
                 .Select(p => $"vs {p.Method.Key()} WikiText-2 {Change(ours.Wikitext2Ppl, p.Wikitext2Ppl)}, PTB {Change(ours.PtbPpl, p.PtbPpl)}, held-out {Change(ours.HeldoutPpl, p.HeldoutPpl)}");
             md.AppendLine($"- recovery `{recovery}`: NasPrune {string.Join("; ", peers)}");
         }
+        ConfidenceReport.Append(md, results.Confidence);
         md.AppendLine().AppendLine("## Search").AppendLine();
         md.AppendLine(inv, $"{pairs.Count} pairs evaluated on the full validation measure ({pairs.Count(p => p.Source == PairSource.Sample)} initial random, " +
                       $"{pairs.Count(p => p.Source != PairSource.Sample)} by the active loop, which also screened {rounds.Sum(r => r.ScreenedIds?.Count ?? 0)} candidates on fewer windows); " +

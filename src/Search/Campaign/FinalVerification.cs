@@ -20,6 +20,8 @@ public sealed record ResultRow(
 /// smaller model (optionally recovered), then measured on WikiText-2, PTB and held-out general-English test perplexity (the last shows
 /// overfitting to one domain), BLiMP (mean over its
 /// paradigms), MMLU 5-shot and the zero-shot suite, and timed (one forward of a context-length window at batch 1).
+/// The per-window and per-item values behind the figures go to a samples file (<see cref="FinalSamples"/>) for the
+/// paired bootstrap intervals.
 /// </summary>
 public sealed class FinalVerification(PreparedModel prepared, FinalVerificationOptions options, string dataDir, IProgressReporter reporter)
 {
@@ -27,8 +29,9 @@ public sealed class FinalVerification(PreparedModel prepared, FinalVerificationO
     IReadOnlyList<MmluSubject>? mmlu;
     IReadOnlyList<(TaskDefinition Task, IReadOnlyList<MultipleChoiceItem> Items)>? zeroShot;
 
+    /// <summary>The row; its samples are saved to <paramref name="samplesPath"/> (atomically, before the caller saves the row).</summary>
     public ResultRow Measure(CampaignMethod method, Architecture? architecture, RecoveryPlan recovery, int realEvaluations, double? validationNll,
-        string? exportDir, long windowEvaluations)
+        string? exportDir, long windowEvaluations, string? samplesPath = null)
     {
         LlamaForCausalLM? extracted = null;
         try
@@ -45,28 +48,35 @@ public sealed class FinalVerification(PreparedModel prepared, FinalVerificationO
             double wiki = ppl[PerplexityTask.WikiText2.Name].Ppl, ptb = ppl[PerplexityTask.Ptb.Name].Ppl, heldout = ppl[PerplexityTask.HeldOut.Name].Ppl;
             var scorer = new LogLikelihoodScorer(model, new RequestEncoder(prepared.Tokenizer, seq), 8, ScoringMode.Batched);
             double? blimpAcc = null, mmluAcc = null, zeroShotAvg = null;
+            BlimpResult? blimpResult = null;
+            MmluResult? mmluResult = null;
+            List<MultipleChoiceResult>? zeroShotResults = null;
             if (options.BlimpLimit != 0)
             {
                 string folder = BlimpDataset.Locate(dataDir);
                 blimp ??= BlimpDataset.Load(folder, BlimpDataset.Resolve(folder, BlimpDataset.SuiteName).Paradigms, options.BlimpLimit);
                 var sentences = new LogLikelihoodScorer(model, scorer.Encoder, BlimpEvaluator.RowsPerForward, ScoringMode.Batched);
-                blimpAcc = reporter.Track($"{method.Key()}/{recovery.Name} blimp", blimp.Sum(p => p.Pairs.Count),
-                    progress => BlimpEvaluator.Evaluate(sentences, blimp, BlimpDataset.SuiteName, progress)).Acc;
+                blimpResult = reporter.Track($"{method.Key()}/{recovery.Name} blimp", blimp.Sum(p => p.Pairs.Count),
+                    progress => BlimpEvaluator.Evaluate(sentences, blimp, BlimpDataset.SuiteName, progress));
+                blimpAcc = blimpResult.Acc;
             }
             if (options.MmluLimit != 0)
             {
                 mmlu ??= MmluDataset.Load(MmluDataset.Locate(dataDir), 5, options.MmluLimit);
-                mmluAcc = reporter.Track($"{method.Key()}/{recovery.Name} mmlu", mmlu.Sum(s => s.Test.Count),
-                    progress => MmluEvaluator.Evaluate(scorer, mmlu, 5, progress)).Acc;
+                mmluResult = reporter.Track($"{method.Key()}/{recovery.Name} mmlu", mmlu.Sum(s => s.Test.Count),
+                    progress => MmluEvaluator.Evaluate(scorer, mmlu, 5, progress));
+                mmluAcc = mmluResult.Acc;
             }
             if (options.ZeroshotLimit != 0)
             {
                 zeroShot ??= ZeroShotTasks.Resolve(ZeroShotTasks.Locate(dataDir), ZeroShotTasks.SuiteName)
                     .Select(t => (t, t.LoadItems(options.ZeroshotLimit))).ToList();
-                var results = zeroShot.Select(z => reporter.Track($"{method.Key()}/{recovery.Name} {z.Task.Task}", z.Items.Count,
+                zeroShotResults = zeroShot.Select(z => reporter.Track($"{method.Key()}/{recovery.Name} {z.Task.Task}", z.Items.Count,
                     progress => MultipleChoiceEvaluator.Evaluate(scorer, z.Task, z.Items, progress))).ToList();
-                zeroShotAvg = MultipleChoiceAverage.Of(results).Reported;
+                zeroShotAvg = MultipleChoiceAverage.Of(zeroShotResults).Reported;
             }
+            if (samplesPath is not null)
+                FinalSamples.Of(method, recovery.Name, ppl.Values, blimpResult, mmluResult, zeroShotResults).Save(samplesPath);
             double latency = BestOfRepeats.ForwardSeconds(model, 1, seq, model.model.embed_tokens.weight!.device, 1.0) * 1000;
             return new ResultRow(method, recovery.Name, architecture?.Id, config.TotalParams, config.ForwardFlopsPerToken(seq), latency,
                 wiki, ptb, heldout, blimpAcc, mmluAcc, zeroShotAvg, realEvaluations, validationNll, windowEvaluations);
