@@ -97,7 +97,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.All(first.Rows, r => Assert.True(File.Exists(paths.FinalSamples(r.Method, r.Recovery)), r.Method.Key()));
         var confidence = second.Confidence!;
         Assert.Equal(System.Text.Json.JsonSerializer.Serialize(first.Confidence), System.Text.Json.JsonSerializer.Serialize(confidence));
-        Assert.Equal([CampaignMethod.Uniform, CampaignMethod.Random, CampaignMethod.NasPrune], confidence.Rows.Select(r => r.Method));
+        Assert.Equal([CampaignMethod.Uniform, CampaignMethod.Adaptive, CampaignMethod.Random, CampaignMethod.Evolution, CampaignMethod.NasPrune], confidence.Rows.Select(r => r.Method));
         var ours = confidence.Rows.Single(r => r.Method == CampaignMethod.NasPrune).Metrics;
         Assert.Equal(["wikitext2_ppl", "ptb_ppl", "heldout_ppl", "blimp_acc"], ours.Keys);
         var uniformRow = first.Rows.Single(r => r.Method == CampaignMethod.Uniform);
@@ -129,6 +129,11 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Contains("## 95 % paired bootstrap intervals", report);
         Assert.Contains("| nasprune | none | WikiText-2 PPL |", report);
         Assert.Contains("| evolution | none |", report);
+        // Every method's model continues the fixed prompts greedily, and the report shows the text.
+        var continuations = JsonFile.Load<List<Continuation>>(paths.Continuations, "continuations");
+        Assert.Equal(6 * GreedyContinuations.Prompts.Length, continuations.Count);
+        Assert.All(continuations, c => Assert.False(string.IsNullOrEmpty(c.Text)));
+        Assert.Contains("## Greedy continuations", report);
         Assert.Contains("| adaptive | none |", report);
         Assert.Contains("Best real validation objective per window-evaluation", report);
         foreach (var png in new[] { "pareto.png", "layer-profile.png", "predictor-scatter.png", "search-progress.png", "anytime.png" })

@@ -20,12 +20,15 @@ namespace NasPrune.Evaluator.Model;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
-    readonly double eps;
+    // One Scalar for the module's lifetime, not an implicit conversion per call: an implicit Scalar is unreachable as
+    // soon as its handle is read, so the GC may finalize it while libtorch still reads it (seen once as a
+    // "toDouble" check failure in a long test run).
+    readonly Scalar eps;
 
     public RmsNorm(int dim, double eps) : base(nameof(RmsNorm))
     {
         weight = new Parameter(ones(dim));
-        this.eps = eps;
+        this.eps = eps.ToScalar();
         register_parameter(nameof(weight), weight);
     }
 

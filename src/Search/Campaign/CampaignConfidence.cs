@@ -83,6 +83,17 @@ public static class CampaignConfidence
             Metrics.ToDictionary(m => m.Name, m => m.Resampling), result);
     }
 
+    /// <summary>
+    /// The paired interval of one method's test perplexity minus another's on one task (e.g. NasPrune against each
+    /// peer in a seed summary), or null when either has no samples for it.
+    /// </summary>
+    public static Comparison? PerplexityAgainst(FinalSamples own, FinalSamples against, string task, int seed)
+    {
+        var a = own.Perplexity.FirstOrDefault(p => p.Task == task);
+        var b = against.Perplexity.FirstOrDefault(p => p.Task == task);
+        return a is null || b is null ? null : Compare(new PairedBootstrap(seed), a, b, against.Method);
+    }
+
     /// <summary>The metric on the samples as measured (the row's reported value, up to float rounding).</summary>
     static double Point(object data) => data switch
     {

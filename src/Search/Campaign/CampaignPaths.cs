@@ -31,6 +31,7 @@ public sealed record CampaignPaths(string Root)
     public string FinalSamples(CampaignMethod method, string recovery) => Path.Combine(FinalDir, $"{method.Key()}-{recovery}.samples.json");
     public string FinalCheckpoint(CampaignMethod method, string recovery) => Path.Combine(FinalDir, recovery == "none" ? method.Key() : $"{method.Key()}-{recovery}");
     public string Timings => Path.Combine(Root, "timings.json");
+    public string Continuations => Path.Combine(FinalDir, "continuations.json");
     public string Results => Path.Combine(Root, "results.json");
     public string Report => Path.Combine(Root, "report.md");
 }

@@ -126,6 +126,9 @@ public static class CampaignPipeline
                 }
                 rows.Add(CampaignResults.LoadRow(rowPath));
             }
+        if (!File.Exists(paths.Continuations))
+            JsonFile.Save(paths.Continuations, timings.Time("continuations", () =>
+                GreedyContinuations.Make(prepared, methods.Select(m => (m.Method, m.Arch)).ToList(), reporter)));
         var results = new CampaignResults(modelDir, prepared.ModelHash, c.Remove, c.Criterion, "test", baseConfig.MaxPositionEmbeddings,
             c.Final.MaxWindows, c.Final.BlimpLimit, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows, c.ObjectiveName,
             PerplexityTask.All.ToDictionary(t => t.Name, t => t.Description)).WithConfidence(paths, c.Seed);

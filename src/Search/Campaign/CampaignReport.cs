@@ -76,6 +76,19 @@ public static class CampaignReport
             if (taus.Count > 0) md.AppendLine(inv, $"Mean τ over rounds on the loop's own new points: {taus.Average():F3} (goal ≥ 0.5).").AppendLine();
         }
         AnytimeReport.Append(md, paths, Label(results.Objective));
+        if (File.Exists(paths.Continuations))
+        {
+            md.AppendLine("## Greedy continuations").AppendLine();
+            md.AppendLine(inv, $"{GreedyContinuations.NewTokens} new tokens, greedy, each method's model without recovery:").AppendLine();
+            foreach (var group in JsonFile.Load<List<Continuation>>(paths.Continuations, "greedy continuations").GroupBy(c => c.Prompt))
+            {
+                md.AppendLine(inv, $"Prompt: *{group.Key}*").AppendLine();
+                md.AppendLine("| method | continuation |").AppendLine("|---|---|");
+                foreach (var c in group)
+                    md.AppendLine(inv, $"| {c.Method.Key()} | {c.Text.Replace("|", "\\|").Replace("\n", " ⏎ ")} |");
+                md.AppendLine();
+            }
+        }
         md.AppendLine("![Pareto front](pareto.png)").AppendLine();
         md.AppendLine("![Per-layer widths](layer-profile.png)").AppendLine();
         if (rounds.Count > 0)

@@ -25,7 +25,8 @@ public sealed record MethodSummary(CampaignMethod Method, MeanStd Wikitext2Ppl, 
 
 /// <summary>One seed's search figures: how the loop's predictor ranked, what it cost, how fast it got there.</summary>
 public sealed record SeedSearchFigures(string Run, long Seed, double? MeanTauOnNew, double? PredictorShare, double? NasPruneWindowsToEvolutionBest,
-    long? EvolutionSpentWindows, IReadOnlyDictionary<string, double> LossRemovedVsUniform);
+    long? EvolutionSpentWindows, IReadOnlyDictionary<string, double> LossRemovedVsUniform,
+    IReadOnlyDictionary<CampaignMethod, IReadOnlyDictionary<string, Comparison>>? NasPruneVsPeers = null);
 
 /// <summary>
 /// summary.json / summary.md of a multi-seed campaign: per method, mean ± std over seeds of the test perplexities,
@@ -92,8 +93,25 @@ public sealed record SeedSummary(IReadOnlyList<string> Runs, string Objective, d
             removed["ptb"] = LossRemoved(dense.PtbPpl, uniform.PtbPpl, nasprune.PtbPpl);
             removed["heldout"] = LossRemoved(dense.HeldoutPpl, uniform.HeldoutPpl, nasprune.HeldoutPpl);
         }
-        return new SeedSearchFigures(Path.GetFileName(run), seed, taus.Count > 0 ? taus.Average() : null, share, toEvolution, evolutionSpent, removed);
+        // NasPrune against every peer on each test text: paired bootstrap over the test windows (recovery none).
+        var versus = new SortedDictionary<CampaignMethod, IReadOnlyDictionary<string, Comparison>>();
+        string oursSamples = paths.FinalSamples(CampaignMethod.NasPrune, "none");
+        if (File.Exists(oursSamples))
+        {
+            var own = FinalSamples.Load(oursSamples);
+            foreach (var peer in new[] { CampaignMethod.Uniform, CampaignMethod.Adaptive, CampaignMethod.Random, CampaignMethod.Evolution })
+            {
+                string path = paths.FinalSamples(peer, "none");
+                if (!File.Exists(path)) continue;
+                var other = FinalSamples.Load(path);
+                versus[peer] = Texts.Select(t => (t, CampaignConfidence.PerplexityAgainst(own, other, t, unchecked((int)seed))))
+                    .Where(p => p.Item2 is not null).ToDictionary(p => p.t, p => p.Item2!);
+            }
+        }
+        return new SeedSearchFigures(Path.GetFileName(run), seed, taus.Count > 0 ? taus.Average() : null, share, toEvolution, evolutionSpent, removed, versus);
     }
+
+    static readonly string[] Texts = ["wikitext2", "ptb", "heldout"];
 
     /// <summary>The share of uniform's loss (PPL − dense PPL) that a method removes: 1 − loss(method)/loss(uniform).</summary>
     public static double LossRemoved(double dense, double uniform, double method) => 1 - (method - dense) / (uniform - dense);
@@ -117,8 +135,27 @@ public sealed record SeedSummary(IReadOnlyList<string> Runs, string Objective, d
             md.AppendLine(inv, $"| {s.Run} | {Pct(s.LossRemovedVsUniform.GetValueOrDefault("wikitext2", double.NaN))} | {Pct(s.LossRemovedVsUniform.GetValueOrDefault("ptb", double.NaN))} | " +
                                $"{Pct(s.LossRemovedVsUniform.GetValueOrDefault("heldout", double.NaN))} | {(s.MeanTauOnNew is double t ? t.ToString("F3", inv) : "–")} | {(s.PredictorShare is double p ? Pct(p) : "–")} | " +
                                $"{(s.NasPruneWindowsToEvolutionBest is double w && s.EvolutionSpentWindows is long e ? (double.IsFinite(w) ? w.ToString("N0", inv) + " (" + Pct(w / e) + ")" : "never") : "–")} |");
+        var peers = Seeds.SelectMany(s => s.NasPruneVsPeers?.Keys ?? []).Distinct().Order().ToList();
+        if (peers.Count > 0)
+        {
+            md.AppendLine().AppendLine("NasPrune's test PPL minus each peer's, with the 95 % paired bootstrap interval over test windows; ✓ where NasPrune is better with the interval excluding zero, ✗ where it is worse with the interval excluding zero.").AppendLine();
+            md.AppendLine("| run | peer | WikiText-2 | PTB | held-out |");
+            md.AppendLine("|---|---|---|---|---|");
+            foreach (var s in Seeds)
+                foreach (var (peer, texts) in s.NasPruneVsPeers ?? new SortedDictionary<CampaignMethod, IReadOnlyDictionary<string, Comparison>>())
+                    md.AppendLine(inv, $"| {s.Run} | {peer.Key()} | {string.Join(" | ", Texts.Select(t => texts.TryGetValue(t, out var c) ? Cell(c) : "–"))} |");
+            md.AppendLine().AppendLine("Seeds in which NasPrune beats the peer on all three texts with every interval excluding zero:").AppendLine();
+            foreach (var peer in peers)
+            {
+                int wins = Seeds.Count(s => s.NasPruneVsPeers?.GetValueOrDefault(peer) is { } t && Texts.All(x => t.TryGetValue(x, out var c) && c.ExcludesZero && c.Estimate < 0));
+                md.AppendLine(inv, $"- {peer.Key()}: {wins} of {Seeds.Count}");
+            }
+        }
         return md.ToString();
     }
+
+    static string Cell(Comparison c) =>
+        string.Create(CultureInfo.InvariantCulture, $"{c.Estimate:+0.00;-0.00} [{c.Lo:+0.00;-0.00}, {c.Hi:+0.00;-0.00}]{(c.ExcludesZero ? (c.Estimate < 0 ? " ✓" : " ✗") : "")}");
 
     static string Pct(double v) => double.IsFinite(v) ? (v * 100).ToString("F1", CultureInfo.InvariantCulture) + " %" : "–";
 }
