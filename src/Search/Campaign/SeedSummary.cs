@@ -155,7 +155,14 @@ public sealed record SeedSummary(IReadOnlyList<string> Runs, string Objective, d
     }
 
     static string Cell(Comparison c) =>
-        string.Create(CultureInfo.InvariantCulture, $"{c.Estimate:+0.00;-0.00} [{c.Lo:+0.00;-0.00}, {c.Hi:+0.00;-0.00}]{(c.ExcludesZero ? (c.Estimate < 0 ? " ✓" : " ✗") : "")}");
+        $"{Signed(c.Estimate)} [{Signed(c.Lo)}, {Signed(c.Hi)}]{(c.ExcludesZero ? (c.Estimate < 0 ? " ✓" : " ✗") : "")}";
+
+    /// <summary>A signed value to two decimals; one that rounds to zero reads 0.00 (not "-+0.00").</summary>
+    static string Signed(double v)
+    {
+        double r = Math.Round(v, 2);
+        return r == 0 ? "0.00" : r.ToString("+0.00;-0.00", CultureInfo.InvariantCulture);
+    }
 
     static string Pct(double v) => double.IsFinite(v) ? (v * 100).ToString("F1", CultureInfo.InvariantCulture) + " %" : "–";
 }
