@@ -20,23 +20,24 @@ namespace NasPrune.Evaluator.Model;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
-    // One Scalar for the module's lifetime, not an implicit conversion per call: an implicit Scalar is unreachable as
-    // soon as its handle is read, so the GC may finalize it while libtorch still reads it (seen once as a
-    // "toDouble" check failure in a long test run).
-    readonly Scalar eps;
+    readonly double eps;
 
     public RmsNorm(int dim, double eps) : base(nameof(RmsNorm))
     {
         weight = new Parameter(ones(dim));
-        this.eps = eps.ToScalar();
+        this.eps = eps;
         register_parameter(nameof(weight), weight);
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        // The Scalar lives exactly as long as this call. A Scalar kept as a field is not safe: one made while the
+        // model is built inside a caller's dispose scope is disposed with that scope, and the next forward reads
+        // a freed handle ("toFloat" check failure).
+        using var epsilon = eps.ToScalar();
         var input = x.to_type(ScalarType.Float32);
-        var normed = input * rsqrt(input.pow(2).mean([-1L], keepdim: true) + eps);
+        var normed = input * rsqrt(input.pow(2).mean([-1L], keepdim: true) + epsilon);
         return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -43,7 +43,8 @@ public sealed class BadInputFixture : IDisposable
             predictor: {number_of_trees: 10, number_of_leaves: 4}
             shrink: {rounds: 1, sample_size: 20}
             evolution: {population: 6, generations: 2, elites: 2}
-            active: {rounds: 1, top_k: 2, patience: 1}
+            active: {rounds: 1, top_k: 2, patience: 1, screen_windows: 1}
+            peer_evolution: {screen_windows: 1}
             final: {max_windows: 1, blimp_limit: 0, mmlu_limit: 0, zeroshot_limit: 0, recover: [none], export: false}
             """);
         Mounts = new ScratchMounts(ro =>
