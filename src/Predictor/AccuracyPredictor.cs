@@ -66,8 +66,8 @@ public sealed class AccuracyPredictor
     }
 
     /// <summary>The measured target of each pair (NLL or KL, or NLL minus the uniform reference at its param ratio).</summary>
-    public static double[] Targets(PairSet pairs, string target, UniformReference? uniform) =>
-        pairs.Items.Select(p => uniform is null ? PredictorTarget.Measured(p.Row, target) : p.Row.WikiText2Nll - uniform.At(p.Row.ParamRatio)).ToArray();
+    public static double[] Targets(PairSet pairs, PredictorTarget target, UniformReference? uniform) =>
+        pairs.Items.Select(p => uniform is null ? PredictorTargets.Measured(p.Row, target) : p.Row.WikiText2Nll - uniform.At(p.Row.ParamRatio)).ToArray();
 
     /// <summary>The measured target of pairs in this predictor's units (for evaluation).</summary>
     public double[] Targets(PairSet pairs) => Targets(pairs, Card.Target, Card.Uniform);

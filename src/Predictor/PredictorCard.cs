@@ -18,7 +18,8 @@ public sealed record PredictorCard
     /// <summary>The base model's config.json as written by <see cref="ModelConfig.ToJson"/>.</summary>
     public required string ConfigJson { get; init; }
     public ImportanceProfile? Profile { get; init; }
-    public required string Target { get; init; }
+    [JsonConverter(typeof(PredictorTargetJsonConverter))]
+    public required PredictorTarget Target { get; init; }
     public required PredictorOptions Options { get; init; }
     public required IReadOnlyList<string> FeatureNames { get; init; }
     public required string TrainingSetHash { get; init; }

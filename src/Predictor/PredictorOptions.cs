@@ -11,8 +11,9 @@ public enum PredictorModelKind { FastTree, LightGbm, Linear }
 /// </summary>
 public sealed record PredictorOptions
 {
-    /// <summary>"nll" (WikiText-2 validation NLL) or "delta-uniform" (NLL minus the uniform cut's at the same budget).</summary>
-    public string Target { get; init; } = PredictorTarget.Nll;
+    /// <summary>What the predictor learns (<see cref="PredictorTarget"/>); written by name, "delta-uniform".</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(PredictorTargetJsonConverter))]
+    public PredictorTarget Target { get; init; } = PredictorTarget.Nll;
     public PredictorModelKind Model { get; init; } = PredictorModelKind.FastTree;
     public int NumberOfTrees { get; init; } = 200;
     public int NumberOfLeaves { get; init; } = 8;
@@ -35,7 +36,7 @@ public sealed record PredictorOptions
 
     public void Validate()
     {
-        PredictorTarget.Check(Target);
+        if (!Enum.IsDefined(Target)) throw new UserError($"predictor target {(int)Target}: expected one of {PredictorTargets.Names}");
         if (NumberOfTrees < 1) throw new UserError($"predictor trees {NumberOfTrees}: must be at least 1");
         if (NumberOfLeaves < 2) throw new UserError($"predictor leaves {NumberOfLeaves}: must be at least 2");
         if (MinimumExampleCountPerLeaf < 1) throw new UserError($"predictor min leaf size {MinimumExampleCountPerLeaf}: must be at least 1");

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
 
@@ -15,22 +17,33 @@ namespace NasPrune.Predictor;
 /// with <c>--measure kl</c> or <c>both</c>).</item>
 /// </list>
 /// </summary>
-public static class PredictorTarget
-{
-    public const string Nll = "nll";
-    public const string DeltaUniform = "delta-uniform";
-    public const string Kl = "kl";
-    public static readonly string[] All = [Nll, DeltaUniform, Kl];
+[JsonConverter(typeof(PredictorTargetJsonConverter))]
+public enum PredictorTarget { Nll, DeltaUniform, Kl }
 
-    public static void Check(string target)
+/// <summary>The targets' names (as the command line, the config and the cards spell them) and what each measures.</summary>
+public static class PredictorTargets
+{
+    public static readonly PredictorTarget[] All = Enum.GetValues<PredictorTarget>();
+
+    public static string Name(this PredictorTarget target) => target switch
     {
-        if (!All.Contains(target)) throw new UserError($"predictor target '{target}': expected one of {string.Join(", ", All)}");
-    }
+        PredictorTarget.Nll => "nll",
+        PredictorTarget.DeltaUniform => "delta-uniform",
+        PredictorTarget.Kl => "kl",
+        _ => throw new ArgumentOutOfRangeException(nameof(target), target, null),
+    };
+
+    public static string Names => string.Join(", ", All.Select(Name));
+
+    /// <summary>The target a name denotes; <paramref name="where"/> names the option or file field in the error.</summary>
+    public static PredictorTarget Parse(string name, string where) =>
+        All.Cast<PredictorTarget?>().FirstOrDefault(t => t!.Value.Name() == name)
+        ?? throw new UserError($"{where}: '{name}' is not one of {Names}");
 
     /// <summary>The measured value a target starts from: wikitext2_kl for kl, wikitext2_nll otherwise.</summary>
-    public static double Measured(PairRecord row, string target)
+    public static double Measured(PairRecord row, PredictorTarget target)
     {
-        if (target != Kl) return row.WikiText2Nll;
+        if (target != PredictorTarget.Kl) return row.WikiText2Nll;
         if (row.WikiText2Kl is not double kl || !double.IsFinite(kl))
             throw new UserError($"pair {row.ArchId}: no finite wikitext2_kl; target kl needs pairs sampled with --measure kl or both");
         return kl;
@@ -57,7 +70,7 @@ public sealed record UniformReference(double[] ParamRatio, double[] Nll)
 {
     public static UniformReference FromPairs(IReadOnlyList<(Architecture Arch, PairRecord Row)> pairs, ModelConfig config, string source)
     {
-        var points = pairs.Where(p => PredictorTarget.IsUniform(p.Arch, config))
+        var points = pairs.Where(p => PredictorTargets.IsUniform(p.Arch, config))
             .GroupBy(p => p.Row.ParamRatio)
             .Select(g => (Ratio: g.Key, Nll: g.Average(p => p.Row.WikiText2Nll)))
             .OrderBy(p => p.Ratio).ToArray();
@@ -75,4 +88,21 @@ public sealed record UniformReference(double[] ParamRatio, double[] Nll)
         double t = (paramRatio - ParamRatio[lo]) / (ParamRatio[hi] - ParamRatio[lo]);
         return Nll[lo] + t * (Nll[hi] - Nll[lo]);
     }
+}
+
+/// <summary>
+/// Reads and writes a target by its name ("delta-uniform"), whatever enum naming the surrounding serializer uses, so
+/// cards and campaign.json files written when targets were strings still read, and new ones read the same.
+/// </summary>
+public sealed class PredictorTargetJsonConverter : JsonConverter<PredictorTarget>
+{
+    public override PredictorTarget Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        string? name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        return PredictorTargets.All.Cast<PredictorTarget?>().FirstOrDefault(t => t!.Value.Name() == name)
+            ?? throw new JsonException($"predictor target '{name}' is not one of {PredictorTargets.Names}");
+    }
+
+    public override void Write(Utf8JsonWriter writer, PredictorTarget value, JsonSerializerOptions options) =>
+        writer.WriteStringValue(value.Name());
 }

@@ -83,7 +83,7 @@ public static class TransferStudy
                 runs.ToDictionary(kv => kv.Key, kv => Std(kv.Value.Select(m => m.KendallTau).ToArray())),
                 runs.ToDictionary(kv => kv.Key, kv => kv.Value.Average(m => m.TopKPrecision)), repeats));
         }
-        return new TransferResult(source.BaseModel, targetPool.BaseModel, source.Count, targetPool.Count, targetHeldOut.Count, o.Target, zeroShot, rows);
+        return new TransferResult(source.BaseModel, targetPool.BaseModel, source.Count, targetPool.Count, targetHeldOut.Count, o.Target.Name(), zeroShot, rows);
     }
 
     /// <summary>The predictor's own recipe on a feature block: the ridge trend (when enabled), trees on its residuals.</summary>

@@ -1,6 +1,7 @@
 using NasPrune.Search.Campaign;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
+using NasPrune.Predictor;
 using NasPrune.Search;
 using Xunit;
 using static TorchSharp.torch;
@@ -239,8 +240,8 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     public void ObjectiveKlSearchesOnKlAndSaysSo()
     {
         var config = TinyConfig();
-        config.Objective = "kl";
-        config.Predictor = config.Predictor with { Target = "kl" };
+        config.Objective = PredictorTarget.Kl;
+        config.Predictor = config.Predictor with { Target = PredictorTarget.Kl };
         config.Active = config.Active with { Rounds = 1 };
         var paths = new CampaignPaths(root);
         var results = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
@@ -269,6 +270,11 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Contains("objective", Assert.Throws<UserError>(() => CampaignConfig.Load(path)).Message);
         File.WriteAllText(path, "objective: kl\npredictor:\n  target: kl\n");
         Assert.Equal("kl", CampaignConfig.Load(path).ObjectiveName);
+        // The config spells targets as the command line does, and prints them so.
+        File.WriteAllText(path, "predictor:\n  target: delta-uniform\n");
+        var config = CampaignConfig.Load(path);
+        Assert.Equal(PredictorTarget.DeltaUniform, config.Predictor.Target);
+        Assert.Contains("target: delta-uniform", config.ToYaml());
     }
 
     [Theory]

@@ -41,6 +41,21 @@ public sealed class PredictorTests : IDisposable
         Assert.Equal(predictor.PredictMeasure(candidates), loaded.PredictMeasure(candidates));
         Assert.Equal(predictor.Card.ToJson(), loaded.Card.ToJson());
         Assert.Equal(PredictorTarget.DeltaUniform, loaded.Card.Target);
+        // The card spells the target as the command line does, in both places it appears (cards written while the
+        // target was a string read unchanged).
+        var card = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(PredictorCard.PathFor(path)))!;
+        Assert.Equal("delta-uniform", card["target"]!.GetValue<string>());
+        Assert.Equal("delta-uniform", card["options"]!["target"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void TargetNamesParseAndRoundTrip()
+    {
+        foreach (var t in PredictorTargets.All)
+            Assert.Equal(t, PredictorTargets.Parse(t.Name(), "--target"));
+        Assert.Equal(["nll", "delta-uniform", "kl"], PredictorTargets.All.Select(t => t.Name()));
+        var error = Assert.Throws<UserError>(() => PredictorTargets.Parse("delta_uniform", "--target"));
+        Assert.Equal("--target: 'delta_uniform' is not one of nll, delta-uniform, kl", error.Message);
     }
 
     /// <summary>The fast path walks the trees itself; it must give ML.NET's numbers (float rounding aside).</summary>
@@ -80,7 +95,7 @@ public sealed class PredictorTests : IDisposable
         Assert.Equal(2, reference.ParamRatio.Length); // the two anchors the generator (like the sampler) puts first
         var target = AccuracyPredictor.Targets(pairs, PredictorTarget.DeltaUniform, reference);
         for (int i = 0; i < pairs.Count; i++)
-            if (PredictorTarget.IsUniform(pairs.Items[i].Arch, Config)) Assert.Equal(0, target[i], 9);
+            if (PredictorTargets.IsUniform(pairs.Items[i].Arch, Config)) Assert.Equal(0, target[i], 9);
     }
 
     [Fact]

@@ -43,7 +43,7 @@ public static class PredictorCommand
     internal sealed class OptionSet
     {
         readonly PredictorOptions d = new();
-        public readonly Option<string> Target = new("--target") { Description = "nll (WikiText-2 validation NLL), delta-uniform (NLL minus the uniform cut's at the same budget) or kl (KL(dense ‖ candidate) on the same windows)", DefaultValueFactory = _ => PredictorTarget.Nll };
+        public readonly Option<string> Target = new("--target") { Description = "nll (WikiText-2 validation NLL), delta-uniform (NLL minus the uniform cut's at the same budget) or kl (KL(dense ‖ candidate) on the same windows)", DefaultValueFactory = _ => PredictorTarget.Nll.Name() };
         public readonly Option<int> Trees = new("--trees") { Description = "boosted trees", DefaultValueFactory = _ => new PredictorOptions().NumberOfTrees };
         public readonly Option<int> Leaves = new("--leaves") { Description = "leaves per tree", DefaultValueFactory = _ => new PredictorOptions().NumberOfLeaves };
         public readonly Option<int> MinLeaf = new("--min-leaf") { Description = "minimum pairs per leaf", DefaultValueFactory = _ => new PredictorOptions().MinimumExampleCountPerLeaf };
@@ -60,7 +60,7 @@ public static class PredictorCommand
         {
             var o = d with
             {
-                Target = p.GetValue(Target)!, NumberOfTrees = p.GetValue(Trees), NumberOfLeaves = p.GetValue(Leaves),
+                Target = PredictorTargets.Parse(p.GetValue(Target)!, "--target"), NumberOfTrees = p.GetValue(Trees), NumberOfLeaves = p.GetValue(Leaves),
                 MinimumExampleCountPerLeaf = p.GetValue(MinLeaf), LearningRate = p.GetValue(LearningRate),
                 FeatureFraction = p.GetValue(FeatureFraction), DepthGrid = p.GetValue(DepthGrid),
                 PerLayerFeatures = !p.GetValue(DepthInvariant), RidgeLambda = p.GetValue(Ridge), Seed = unchecked((int)p.GetValue(Seed)),
@@ -102,7 +102,7 @@ public static class PredictorCommand
             PairSet? held = null;
             if (parse.GetValue(heldOut) is { } heldDir) held = PairDirectoryReader.ReadPairs(heldDir, config, hash, modelDir).Pairs;
             var study = new StudyOptions(parse.GetValue(folds), parse.GetValue(sizes), parse.GetValue(repeats), options.Seed);
-            Output.Log($"predictor: {train.Count} training pairs{(held is null ? "" : $", {held.Count} held-out")}, target {options.Target}, " +
+            Output.Log($"predictor: {train.Count} training pairs{(held is null ? "" : $", {held.Count} held-out")}, target {options.Target.Name()}, " +
                        $"{(profile is null ? "no importance profile" : $"importance profile '{profile.Criterion}'")}");
 
             var result = Output.WithStatus("cross-validation, held-out, learning curve", () => PredictorStudy.Run(train, held, profile, options, study));
@@ -114,13 +114,13 @@ public static class PredictorCommand
             predictor.Save(outPath);
             var predictorScore = (result.HeldOut ?? result.CrossValidation).First(s => s.Model == PredictorStudy.Name(PredictorModelKind.FastTree)).Metrics;
             string scatter = PredictorPlots.ScatterPath(outPath), curve = PredictorPlots.CurvePath(outPath);
-            PredictorPlots.Scatter(scatter, result.ScatterMeasured, result.ScatterPredicted, options.Target, result.ScatterSource, predictorScore);
+            PredictorPlots.Scatter(scatter, result.ScatterMeasured, result.ScatterPredicted, options.Target.Name(), result.ScatterSource, predictorScore);
             PredictorPlots.LearningCurve(curve, result.LearningCurve, result.CurveEvaluatedOn);
 
             var record = new TrainResult(Path.GetFullPath(outPath), Path.GetFullPath(PredictorCard.PathFor(outPath)), train.BaseModel, train.Count,
-                held?.Count, options.Target, result.CrossValidation, result.HeldOut, result.LearningCurve, result.CurveEvaluatedOn, trainSeconds, [scatter, curve]);
+                held?.Count, options.Target.Name(), result.CrossValidation, result.HeldOut, result.LearningCurve, result.CurveEvaluatedOn, trainSeconds, [scatter, curve]);
             if (parse.GetValue(json)) { Output.WriteJson(record); return 0; }
-            WriteScores($"{study.Folds}-fold cross-validation on {train.Count} training pairs (target {options.Target})", result.CrossValidation);
+            WriteScores($"{study.Folds}-fold cross-validation on {train.Count} training pairs (target {options.Target.Name()})", result.CrossValidation);
             if (result.HeldOut is { } h) WriteScores($"held-out: {held!.Count} pairs never seen in training", h);
             WriteCurve(result.LearningCurve, result.CurveEvaluatedOn);
             Console.WriteLine($"predictor trained on {train.Count} pairs in {trainSeconds:F2} s → {outPath} (+ card, {Path.GetFileName(scatter)}, {Path.GetFileName(curve)})");
@@ -153,9 +153,9 @@ public static class PredictorCommand
                     FormattableString.Invariant($"{p.Row.ArchId},{p.Row.ParamRatio:R},{target[i]:R},{predicted[i]:R}\n"))));
             }
             scores.AddRange(PredictorStudy.Proxies(set, predictor.Card.Profile).Select(p => new ModelScore(p.Name, PredictorMetrics.RankOnly(target, p.Score))));
-            var record = new EvalResult(Path.GetFullPath(parse.GetValue(predictorPath)!), Path.GetFullPath(dir), predictor.Card.Target, scores);
+            var record = new EvalResult(Path.GetFullPath(parse.GetValue(predictorPath)!), Path.GetFullPath(dir), predictor.Card.Target.Name(), scores);
             if (parse.GetValue(json)) { Output.WriteJson(record); return 0; }
-            WriteScores($"{set.Count} pairs of {dir} (target {predictor.Card.Target})", scores);
+            WriteScores($"{set.Count} pairs of {dir} (target {predictor.Card.Target.Name()})", scores);
             return 0;
         });
         return command;
@@ -176,7 +176,7 @@ public static class PredictorCommand
             double prediction = predictor.PredictTarget([a])[0];
             // A KL predictor says nothing about NLL; the others predict it (delta-uniform after adding the reference).
             double? nll = predictor.Card.Target == PredictorTarget.Kl ? null : predictor.PredictMeasure([a])[0];
-            var record = new PredictResult(a.Id, predictor.Card.Target, prediction, nll, a.ParamRatio(predictor.BaseConfig));
+            var record = new PredictResult(a.Id, predictor.Card.Target.Name(), prediction, nll, a.ParamRatio(predictor.BaseConfig));
             if (parse.GetValue(json)) { Output.WriteJson(record); return 0; }
             string nllText = nll is double v ? $" (NLL {v:F4}, perplexity {Math.Exp(v):F2})" : "";
             Console.WriteLine($"{a.Id}: predicted {record.Target} {prediction:F4}{nllText} at {record.ParamRatio:P1} of the parameters");

@@ -112,7 +112,7 @@ public sealed class ActiveSearch(CampaignPaths paths, CampaignConfig config, Mem
             long windows = (long)(fresh.Count + confirm.Count) * evaluations.FullWindows + (long)screenRows.Count * evaluations.ScreenWindows;
             var record = new ActiveRound(r, pairs.Count, plan.Log10Volumes, plan.PredictedBest, plan.PredictedBestId, confirm.Select(c => c.Id).ToList(),
                 predicted, measured, tau, bestAfter.WikiText2Nll, bestAfter.ArchId, improved, plan.Bounds,
-                config.ObjectiveName == PredictorTarget.Kl ? bestAfter.WikiText2Kl : null,
+                config.ObjectiveTarget == PredictorTarget.Kl ? bestAfter.WikiText2Kl : null,
                 spread, fresh.Select(a => a.Id).ToList(), freshPredicted, freshMeasured,
                 shortlist.Select(a => a.Id).Where(_ => o.Screens).ToList(), screenRows.Select(config.ObjectiveOf).ToList(),
                 o.Screens ? o.ScreenWindows : 0, tauAll, windows, predictorWatch.Elapsed.TotalSeconds);

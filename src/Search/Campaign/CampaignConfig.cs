@@ -32,7 +32,7 @@ public sealed class CampaignConfig
     /// recorded before the objective existed still resume.
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Objective { get; set; }
+    public PredictorTarget? Objective { get; set; }
     public InitialPairsOptions Pairs { get; set; } = new();
     public PredictorOptions Predictor { get; set; } = new();
     public ShrinkOptions Shrink { get; set; } = new();
@@ -95,10 +95,9 @@ public sealed class CampaignConfig
         Check(!string.IsNullOrWhiteSpace(Name) && Name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0, "name", "a plain folder name");
         Check(Remove > 0 && Remove < 1, "remove", "must lie in (0, 1)");
         Check(BandWidth > 0 && BandWidth < 1 - Remove, "band_width", "must be positive and below the kept share");
-        Check(ObjectiveName is PredictorTarget.Nll or PredictorTarget.Kl, "objective", "nll or kl");
-        Check(PredictorTarget.All.Contains(Predictor.Target), "predictor.target", $"'{Predictor.Target}' is not one of {string.Join(", ", PredictorTarget.All)}");
-        Check((ObjectiveName == PredictorTarget.Kl) == (Predictor.Target == PredictorTarget.Kl), "predictor.target",
-            ObjectiveName == PredictorTarget.Kl ? "must be kl when the objective is kl (the predictor learns what the search minimises)" : "kl needs objective: kl");
+        Check(ObjectiveTarget is PredictorTarget.Nll or PredictorTarget.Kl, "objective", "nll or kl");
+        Check((ObjectiveTarget == PredictorTarget.Kl) == (Predictor.Target == PredictorTarget.Kl), "predictor.target",
+            ObjectiveTarget == PredictorTarget.Kl ? "must be kl when the objective is kl (the predictor learns what the search minimises)" : "kl needs objective: kl");
         Own("pairs", Pairs.Validate);
         Library("predictor", Predictor.Validate);
         Library("shrink", Shrink.Validate);
@@ -114,10 +113,11 @@ public sealed class CampaignConfig
 
     /// <summary>The objective's name: nll unless the file says kl.</summary>
     [JsonIgnore, YamlIgnore]
-    public string ObjectiveName => Objective ?? PredictorTarget.Nll;
+    public PredictorTarget ObjectiveTarget => Objective ?? PredictorTarget.Nll;
+    public string ObjectiveName => ObjectiveTarget.Name();
 
     /// <summary>A pair's value of the objective (lower is better).</summary>
-    public double ObjectiveOf(PairRecord row) => PredictorTarget.Measured(row, ObjectiveName);
+    public double ObjectiveOf(PairRecord row) => PredictorTargets.Measured(row, ObjectiveTarget);
 
     /// <summary>The budget band of candidates (kept parameter share).</summary>
     [JsonIgnore, YamlIgnore]

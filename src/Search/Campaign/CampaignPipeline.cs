@@ -44,7 +44,7 @@ public static class CampaignPipeline
         if (stream.Count < c.Pairs.Count + c.MaxRandomContinuation)
             throw new UserError($"the band {band.MinKept:P1}–{band.MaxKept:P1} holds only {stream.Count} distinct architectures; widen band_width or lower pairs.count");
         // Objective kl measures both: the search minimises KL, the report still shows each pick's validation NLL.
-        string measure = c.ObjectiveName == PredictorTarget.Kl ? PairMeasure.Both : PairMeasure.Nll;
+        string measure = c.ObjectiveTarget == PredictorTarget.Kl ? PairMeasure.Both : PairMeasure.Nll;
         using var evaluator = new PairEvaluator(prepared, new PairEvaluationSettings([PerplexityTask.WikiText2.Name], c.Pairs.Windows, c.Pairs.WindowSeed, Measure: measure));
         // Screens: the first screen_windows of the same seeded window order, so a screen estimates the same quantity.
         using var screener = c.Active.Screens

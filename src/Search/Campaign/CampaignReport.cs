@@ -161,7 +161,7 @@ public static class CampaignReport
     }
 
     /// <summary>How the objective reads in the report's text and axes.</summary>
-    static string Label(string objective) => objective == PredictorTarget.Kl ? "KL(dense ‖ pruned)" : "NLL";
+    static string Label(string objective) => objective == PredictorTarget.Kl.Name() ? "KL(dense ‖ pruned)" : "NLL";
 
     static void PredictorScatter(string path, IReadOnlyList<ActiveRound> rounds, string objective)
     {
@@ -184,7 +184,7 @@ public static class CampaignReport
     static void Progress(string path, IReadOnlyList<ActiveRound> rounds, IReadOnlyList<PairRecord> pairs, string objective)
     {
         var plot = new ScottPlot.Plot();
-        double initialBest = pairs.Where(p => p.Source == PairSource.Sample).Select(p => PredictorTarget.Measured(p, objective)).DefaultIfEmpty(double.NaN).Min();
+        double initialBest = pairs.Where(p => p.Source == PairSource.Sample).Select(p => PredictorTargets.Measured(p, PredictorTargets.Parse(objective, "results.json: objective"))).DefaultIfEmpty(double.NaN).Min();
         double[] x = rounds.Select(r => (double)r.Round).Prepend(0).ToArray();
         var real = plot.Add.Scatter(x, rounds.Select(r => r.RealBest).Prepend(initialBest).ToArray());
         real.LegendText = $"real best (validation {Label(objective)})";

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using NasPrune.Common;
+using NasPrune.Predictor;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -85,6 +86,7 @@ public static class OptionsBinder
         _ when type == typeof(int) || type == typeof(long) => "an integer",
         _ when type == typeof(double) => "a number",
         _ when type == typeof(bool) => "true or false",
+        _ when type == typeof(PredictorTarget) => "one of " + PredictorTargets.Names,
         _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type).Select(EnumKey)),
         _ => "a value",
     };
@@ -144,6 +146,7 @@ public static class OptionsBinder
             {
                 null => null,
                 string or int or long or double or bool => v,
+                PredictorTarget t => t.Name(),
                 Enum e => EnumKey(e.ToString()),
                 System.Collections.IList list => list.Cast<object>().ToList(),
                 _ => ToMap(v, derivedKeys, prefix + key + "."),
