@@ -4,6 +4,7 @@ using NasPrune.Common.Pairs;
 using NasPrune.Evaluator.Checkpoints;
 using NasPrune.Predictor;
 using Xunit;
+using NasPrune.Search;
 
 namespace NasPrune.Tests;
 

@@ -2,6 +2,7 @@ using MathNet.Numerics.Distributions;
 using NasPrune.Common;
 using NasPrune.Predictor;
 using Xunit;
+using NasPrune.Search;
 
 namespace NasPrune.Tests;
 

@@ -2,6 +2,7 @@ using NasPrune.Common;
 using NasPrune.Common.Pairs;
 using NasPrune.Predictor;
 using Xunit;
+using NasPrune.Search;
 
 namespace NasPrune.Tests;
 

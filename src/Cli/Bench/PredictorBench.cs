@@ -4,6 +4,7 @@ using NasPrune.Common;
 using NasPrune.Evaluator.Checkpoints;
 using NasPrune.Predictor;
 using Spectre.Console;
+using NasPrune.Search;
 
 namespace NasPrune.Cli.Bench;
 

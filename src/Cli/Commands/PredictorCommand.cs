@@ -6,6 +6,7 @@ using NasPrune.Common.Pairs;
 using NasPrune.Evaluator.Checkpoints;
 using NasPrune.Predictor;
 using Spectre.Console;
+using NasPrune.Search;
 
 namespace NasPrune.Cli.Commands;
 

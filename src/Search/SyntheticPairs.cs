@@ -1,13 +1,13 @@
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
 
-namespace NasPrune.Predictor;
+namespace NasPrune.Search;
 
 /// <summary>
 /// Pairs with a known, made-up loss landscape, for tests and for the benchmark when no real pairs are at hand:
-/// architectures drawn like the sampler does (random per-layer ratios projected into a budget band, uniform anchors
-/// first), NLL = base + Σ layer weight × (removed share)^1.5 with early layers and heads weighted more, plus a
-/// little seeded noise. The loss grows monotonically with every removed head or channel.
+/// architectures drawn by the pairs stage's own <see cref="ArchitectureSampler"/> (random per-layer ratios projected
+/// into a budget band, uniform anchors first), NLL = base + Σ layer weight × (removed share)^1.5 with early layers and
+/// heads weighted more, plus a little seeded noise. The loss grows monotonically with every removed head or channel.
 /// </summary>
 public static class SyntheticPairs
 {
@@ -29,18 +29,9 @@ public static class SyntheticPairs
         double noise = 0.002, string baseHash = FakeHash)
     {
         var space = new PruningSpace(config, baseHash);
-        var rng = new Random(seed);
-        var archs = new List<Architecture>();
-        var seen = new HashSet<string>();
-        foreach (double kept in new[] { maxKept, (minKept + maxKept) / 2 })
-            if (seen.Add(space.Uniform(1 - kept).Id)) archs.Add(space.Uniform(1 - kept));
-        for (int attempt = 0; archs.Count < count && attempt < count * 50; attempt++)
-        {
-            double kept = minKept + (maxKept - minKept) * rng.NextDouble();
-            var a = space.Random(1 - kept, rng, minRatio: 0.3);
-            if (a.ParamRatio(config) >= minKept - 0.01 && seen.Add(a.Id)) archs.Add(a);
-        }
-        return archs.Take(count).Select((a, i) => Row(a, config, Loss(a, config) + noise * Gaussian(rng), i)).ToList();
+        var archs = new ArchitectureSampler(space).Sample(new SamplerOptions(new BudgetBand(minKept, maxKept), count, seed));
+        var rng = new Random(seed); // the noise: its own stream, so it does not depend on how many draws the sampler made
+        return archs.Select((a, i) => Row(a, config, Loss(a, config) + noise * Gaussian(rng), i)).ToList();
     }
 
     public static PairRecord Row(Architecture a, ModelConfig config, double nll, int index) => new()
