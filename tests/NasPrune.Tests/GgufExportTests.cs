@@ -109,7 +109,9 @@ public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         using var full = Real();
         using var model = Pruned(full, [.. Enumerable.Repeat(new LayerShape(true, 8, 8, 688), 7), LayerShape.Dropped]);
-        Assert.Equal((0, 1), (GgufLayerPlan.For(model.Config, 7).Heads, GgufLayerPlan.For(model.Config, 7).Ffn));
+        var layout = GgufLayout.For(model.Config);
+        Assert.Equal("deci", layout.Arch);
+        Assert.Equal((0, 1), (layout.Layers[7].Heads, layout.Layers[7].Ffn));
         AssertLlamaCppAgrees(model);
     }
 
