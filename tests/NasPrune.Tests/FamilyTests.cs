@@ -18,7 +18,7 @@ namespace NasPrune.Tests;
 /// formula reference, through save/load, importance, candidates and export; and the synthetic checkpoints of
 /// <c>nasprune synth</c>.
 /// </summary>
-public sealed class FamilyTests : IDisposable
+public sealed class FamilyTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     readonly string dir = Path.Combine(Path.GetTempPath(), "nasprune-family-" + Guid.NewGuid().ToString("N"));
     static readonly int[] Ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8];
@@ -180,14 +180,27 @@ public sealed class FamilyTests : IDisposable
         }
     }
 
+    /// <summary>What no llama.cpp layout computes is refused in one line, before a file is started (the families themselves export: GgufFamilyExportTests).</summary>
     [Theory]
-    [InlineData("qwen3")]
-    [InlineData("phi3")]
-    public void GgufExportRefusesWithOneLine(string family)
+    [InlineData("qwen2", "qwen2")]
+    [InlineData("phi3-gelu", "hidden_act")]
+    [InlineData("qwen3-llama3-rope", "llama3")]
+    [InlineData("qwen3-eps0-zero-heads", "rms_norm_eps")]
+    public void GgufExportRefusesWhatLlamaCppCannotComputeWithOneLine(string variant, string expect)
     {
-        using var m = Random(family == "qwen3" ? Qwen3() : Phi3());
+        var c = variant switch
+        {
+            "qwen2" => ModelConfig.Uniform(vocab: 13, hidden: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 10, maxPositions: 16, modelType: "qwen2", qkvBias: true),
+            "phi3-gelu" => Phi3() with { HiddenAct = "gelu" },
+            "qwen3-llama3-rope" => Qwen3() with { RopeScaling = new RopeScaling("llama3", Factor: 8, OriginalMaxPositionEmbeddings: 8) },
+            _ => Qwen3() with { RmsNormEps = 0 },
+        };
+        using var full = Random(c);
+        // Zero heads exist only where a layer is narrower than the layout: a dropped first layer becomes one zero GQA group (openelm).
+        using var m = variant == "qwen3-eps0-zero-heads" ? PhysicalPruning.Extract(full, [LayerShape.Dropped, c.UniformLayer]) : PhysicalPruning.Extract(full, c.Layers);
         var e = Assert.Throws<UserError>(() => GgufExport.Write(m, dir, Path.Combine(dir, "x.gguf"), GgufTensorType.F32, "t"));
-        Assert.Contains(family, e.Message);
+        Assert.Contains(expect, e.Message);
+        Assert.StartsWith("GGUF export: ", e.Message);
         Assert.DoesNotContain('\n', e.Message);
         Assert.False(File.Exists(Path.Combine(dir, "x.gguf")));
     }
@@ -247,6 +260,14 @@ public sealed class FamilyTests : IDisposable
         var exported = prepared.Perplexity(loaded, PerplexityTask.WikiText2, Split.Validation, maxWindows: 2).Ppl;
         Assert.True(Math.Abs(exported - inPlace) < 1e-4 * inPlace, $"exported {exported} vs in place {inPlace}");
         Assert.True(Math.Abs(full - inPlace) > 1e-3 * full, $"pruning changed nothing: {full} vs {inPlace}");
+
+        // The same candidate as GGUF in llama.cpp (tiny-llama and tiny-phi3 as deci, tied tiny-qwen3 as openelm). The
+        // windows are shorter than tiny-phi3's 47-token sliding window, which llama.cpp does not apply.
+        string gguf = Path.Combine(dir, "pruned.gguf");
+        GgufExport.Write(loaded, outDir, gguf, GgufTensorType.F32, shape); // "tiny-phi3" as the name: see GgufExport.LlamaCppSafeName
+        var ids = TokenizerLoader.Load(outDir).Encode(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "wikitext2-valid-excerpt.txt")));
+        loaded.eval();
+        LlamaCppAgreement.AssertAgrees(loaded, gguf, [ids[..40], ids[40..80]], output);
     }
 
     [Fact]

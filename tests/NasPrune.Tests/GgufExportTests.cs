@@ -100,6 +100,21 @@ public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
         AssertLlamaCppAgrees(model);
     }
 
+    /// <summary>
+    /// A dropped last layer: deci's FFN length 0 there would take llama.cpp's output-row selection out of the graph and
+    /// abort the process (GGML_ASSERT(buffer)), so it is written as one zero FFN channel.
+    /// </summary>
+    [Fact]
+    public void DroppedLastLayerRunsInLlamaCpp()
+    {
+        using var full = Real();
+        using var model = Pruned(full, [.. Enumerable.Repeat(new LayerShape(true, 8, 8, 688), 7), LayerShape.Dropped]);
+        var layout = GgufLayout.For(model.Config);
+        Assert.Equal("deci", layout.Arch);
+        Assert.Equal((0, 1), (layout.Layers[7].Heads, layout.Layers[7].Ffn));
+        AssertLlamaCppAgrees(model);
+    }
+
     /// <summary>A grouped-query model (8 query heads in groups of 4), untied, dense and pruned per layer.</summary>
     [Fact]
     public void GroupedQueryModelsRunInLlamaCpp()

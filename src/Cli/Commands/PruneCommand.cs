@@ -151,7 +151,8 @@ public static class PruneCommand
                     ["prune.json"] = Output.ToJson(result) + "\n",
                     ["README.md"] = ModelCard.Render(result, architecture.ToConfig(config), format, Environment.GetCommandLineArgs().Skip(1)),
                 });
-                Output.Log($"wrote {outDir}");
+                // Which llama.cpp architecture the GGUF is, and any zero heads/channels it carries, so no one is surprised by its size.
+                Output.Log(format.Gguf ? $"wrote {outDir}: {GgufLayout.For(pruned.Config).Summary}" : $"wrote {outDir}");
             }
         }
         return result;

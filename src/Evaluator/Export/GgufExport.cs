@@ -6,12 +6,10 @@ using static TorchSharp.torch;
 namespace NasPrune.Evaluator.Export;
 
 /// <summary>
-/// Writes a NasPrune model as a GGUF file llama.cpp runs. A model whose layers all have the same, complete shape
-/// is written as architecture <c>llama</c>; any other (per-layer heads, FFN widths, missing blocks or layers) as
-/// <c>deci</c>, llama.cpp's architecture for heterogeneous LLaMA derivatives (Nemotron-NAS), whose head counts and
-/// FFN lengths are per-layer int32 arrays. Tensor names and the q/k row permutation follow
-/// convert_hf_to_gguf.py's LlamaModel: Hugging Face rotates halves of each head, llama.cpp rotates adjacent pairs.
-/// What the format cannot express (biases, another RoPE layout) is refused with a UserError.
+/// Writes a NasPrune model as a GGUF file llama.cpp runs. The architecture and tensor layout come from
+/// <see cref="GgufLayout"/> (llama, deci, qwen3, openelm or phi3, by family and shape); tensor names and the q/k
+/// row permutation of the LLaMA layouts follow convert_hf_to_gguf.py. What no llama.cpp architecture computes
+/// (biases, another MLP activation) is refused with a UserError.
 /// </summary>
 public static class GgufExport
 {
@@ -25,42 +23,40 @@ public static class GgufExport
         _ => throw new UserError($"--gguf-type {name}: expected one of {string.Join(", ", Types)}"),
     };
 
-    /// <summary>True when the model can be written as plain <c>llama</c> (every layer complete and alike).</summary>
-    public static bool IsUniform(ModelConfig c) =>
-        c.Layers.All(l => l.HasAttention && l.HasMlp) && c.Layers.Distinct().Count() == 1;
+    /// <summary>True when every layer has one complete shape, so no per-layer counts are needed.</summary>
+    public static bool IsUniform(ModelConfig c) => GgufLayout.IsUniform(c);
 
     /// <summary>Writes <paramref name="model"/> (stored shapes) and the tokenizer of <paramref name="tokenizerDir"/> to <paramref name="path"/>.</summary>
     public static void Write(LlamaForCausalLM model, string tokenizerDir, string path, GgufTensorType type, string name)
     {
         var c = model.Config;
         CheckExpressible(c);
-        bool uniform = IsUniform(c);
-        string arch = uniform ? "llama" : "deci";
-        var plans = Enumerable.Range(0, c.NumHiddenLayers).Select(i => GgufLayerPlan.For(c, i)).ToArray();
+        var layout = GgufLayout.For(c);
+        string arch = layout.Arch;
+        var plans = layout.Layers;
 
         var w = new GgufWriter();
         w.Add("general.architecture", GgufValue.Str(arch));
-        w.Add("general.name", GgufValue.Str(name));
         // llama_ftype: 0 all F32, 1 mostly F16, 32 mostly BF16 (norms stay F32).
         w.Add("general.file_type", GgufValue.U32(type switch { GgufTensorType.F32 => 0u, GgufTensorType.F16 => 1u, _ => 32u }));
         w.Add($"{arch}.vocab_size", GgufValue.U32((uint)c.VocabSize));
         w.Add($"{arch}.context_length", GgufValue.U32((uint)c.MaxPositionEmbeddings));
         w.Add($"{arch}.embedding_length", GgufValue.U32((uint)c.HiddenSize));
         w.Add($"{arch}.block_count", GgufValue.U32((uint)c.NumHiddenLayers));
-        if (uniform)
-        {
-            w.Add($"{arch}.feed_forward_length", GgufValue.U32((uint)c.Layers[0].Ffn));
-            w.Add($"{arch}.attention.head_count", GgufValue.U32((uint)c.Layers[0].Heads));
-            w.Add($"{arch}.attention.head_count_kv", GgufValue.U32((uint)c.Layers[0].KvHeads));
-        }
-        else
+        if (layout.PerLayerCounts)
         {
             w.Add($"{arch}.feed_forward_length", GgufValue.I32Array(plans.Select(p => p.Ffn).ToArray()));
             w.Add($"{arch}.attention.head_count", GgufValue.I32Array(plans.Select(p => p.Heads).ToArray()));
             w.Add($"{arch}.attention.head_count_kv", GgufValue.I32Array(plans.Select(p => p.KvHeads).ToArray()));
         }
+        else
+        {
+            w.Add($"{arch}.feed_forward_length", GgufValue.U32((uint)plans[0].Ffn));
+            w.Add($"{arch}.attention.head_count", GgufValue.U32((uint)plans[0].Heads));
+            w.Add($"{arch}.attention.head_count_kv", GgufValue.U32((uint)plans[0].KvHeads));
+        }
         // Written explicitly: llama.cpp's default head size is embedding_length / layer 0's head count, which is
-        // wrong as soon as layer 0 lost heads.
+        // wrong as soon as layer 0 lost heads (and for Qwen3, whose head_dim is not hidden / heads).
         w.Add($"{arch}.attention.key_length", GgufValue.U32((uint)c.HeadDim));
         w.Add($"{arch}.attention.value_length", GgufValue.U32((uint)c.HeadDim));
         w.Add($"{arch}.rope.dimension_count", GgufValue.U32((uint)c.HeadDim));
@@ -71,73 +67,115 @@ public static class GgufExport
             w.Add($"{arch}.rope.scaling.type", GgufValue.Str("linear"));
             w.Add($"{arch}.rope.scaling.factor", GgufValue.F32((float)linear.Factor));
         }
-        GgufTokenizer.AddMetadata(w, tokenizerDir, c);
+        // As convert_hf_to_gguf.py writes it for Phi-3; llama.cpp reads it and (for now) switches it off (GgufLayout.Note).
+        if (arch == "phi3" && c.SlidingWindow is { } window)
+            w.Add("phi3.attention.sliding_window", GgufValue.U32((uint)window.Size));
+        var tokens = GgufTokenizer.AddMetadata(w, tokenizerDir, c);
+        w.Add("general.name", GgufValue.Str(LlamaCppSafeName(name, tokens)));
+        AddTensors(w, model, layout, type);
 
+        string staging = path + ".partial";
+        w.Write(staging);
+        File.Move(staging, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// llama.cpp reads general.name: one containing "phi-3" or "phi3" (any case) makes its vocabulary loader set
+    /// attributes of Phi-3's SentencePiece tokens by their text ("&lt;/s&gt;", "&lt;unk&gt;", "&lt;s&gt;",
+    /// "&lt;|endoftext|&gt;"), and loading fails ("_Map_base::at") when one is missing, as in the byte-level BPE
+    /// vocabularies NasPrune writes. Such a name keeps its meaning without the trigger: "Phi-3" is written "Phi 3".
+    /// </summary>
+    public static string LlamaCppSafeName(string name, IReadOnlyList<string> tokens)
+    {
+        string[] phi3Tokens = ["</s>", "<unk>", "<s>", "<|endoftext|>"];
+        if (phi3Tokens.All(tokens.Contains)) return name;
+        return System.Text.RegularExpressions.Regex.Replace(name, "(phi)-?3", m => m.Groups[1].Value + " 3",
+            System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+    }
+
+    /// <summary>The weights under llama.cpp's names, each layer widened by its plan's zero heads and channels.</summary>
+    static void AddTensors(GgufWriter w, LlamaForCausalLM model, GgufLayout layout, GgufTensorType type)
+    {
+        var c = model.Config;
         var weights = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
         Tensor Weight(string key) => weights.TryGetValue(key, out var t) ? t
             : throw new InvalidOperationException($"model has no parameter {key}");
-        void Add(string gguf, Func<Tensor> source, bool matrix = true)
-        {
-            using var probe = NewDisposeScope();
-            long[] shape = source().shape;
+        // A block the layer does not have is all zero; the norm in front of it is ones (any finite weights keep its output 0).
+        Tensor? Stored(string key) => weights.GetValueOrDefault(key);
+        Tensor Norm(string key, int size) => Stored(key) ?? ones(size);
+        void Add(string gguf, long[] shape, Func<Tensor> source, bool matrix = true) =>
             w.AddTensor(gguf, shape, matrix ? type : GgufTensorType.F32, () =>
             {
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
                 return source().detach().to(CPU).to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
             });
-        }
-        void AddZeros(string gguf, long rows, long cols) => w.AddTensor(gguf, [rows, cols], type, () => new float[rows * cols]);
-        // The norm in front of a zero block: any finite weights keep its output exactly zero; ones are the neutral choice.
-        void AddOnes(string gguf) => w.AddTensor(gguf, [c.HiddenSize], GgufTensorType.F32, () => Enumerable.Repeat(1f, c.HiddenSize).ToArray());
 
-        Add("token_embd.weight", () => Weight("model.embed_tokens.weight"));
+        long hidden = c.HiddenSize, hd = c.HeadDim;
+        Add("token_embd.weight", [c.VocabSize, hidden], () => Weight("model.embed_tokens.weight"));
         for (int i = 0; i < c.NumHiddenLayers; i++)
         {
-            var plan = plans[i];
+            var plan = layout.Layers[i];
             string hf = $"model.layers.{i}.", blk = $"blk.{i}.";
-            int heads = plan.Heads, kv = plan.KvHeads;
-            if (plan.ZeroAttention)
+            if (plan.HasAttentionTensors)
             {
-                AddOnes(blk + "attn_norm.weight");
-                AddZeros(blk + "attn_q.weight", (long)heads * c.HeadDim, c.HiddenSize);
-                AddZeros(blk + "attn_k.weight", (long)kv * c.HeadDim, c.HiddenSize);
-                AddZeros(blk + "attn_v.weight", (long)kv * c.HeadDim, c.HiddenSize);
-                AddZeros(blk + "attn_output.weight", c.HiddenSize, (long)heads * c.HeadDim);
+                long q = plan.Heads * hd, kv = plan.KvHeads * hd;
+                Add(blk + "attn_norm.weight", [hidden], () => Norm(hf + "input_layernorm.weight", c.HiddenSize), matrix: false);
+                Tensor Query() => PermutedForRope(Widen(Stored(hf + "self_attn.q_proj.weight"), q, hidden), plan.Heads, layout);
+                Tensor Key() => PermutedForRope(Widen(Stored(hf + "self_attn.k_proj.weight"), kv, hidden), plan.KvHeads, layout);
+                Tensor Value() => Widen(Stored(hf + "self_attn.v_proj.weight"), kv, hidden);
+                if (layout.FusedQkv)
+                    Add(blk + "attn_qkv.weight", [q + 2 * kv, hidden], () => cat([Query(), Key(), Value()], 0));
+                else
+                {
+                    Add(blk + "attn_q.weight", [q, hidden], Query);
+                    Add(blk + "attn_k.weight", [kv, hidden], Key);
+                    Add(blk + "attn_v.weight", [kv, hidden], Value);
+                }
+                if (layout.QkNorm)
+                {
+                    Add(blk + "attn_q_norm.weight", [hd], () => Norm(hf + "self_attn.q_norm.weight", c.HeadDim), matrix: false);
+                    Add(blk + "attn_k_norm.weight", [hd], () => Norm(hf + "self_attn.k_norm.weight", c.HeadDim), matrix: false);
+                }
+                Add(blk + "attn_output.weight", [hidden, q], () => Widen(Stored(hf + "self_attn.o_proj.weight"), hidden, q));
             }
-            else if (plan.HasAttentionTensors)
+            if (plan.HasFfnTensors)
             {
-                Add(blk + "attn_norm.weight", () => Weight(hf + "input_layernorm.weight"), matrix: false);
-                Add(blk + "attn_q.weight", () => RotaryPermute(Weight(hf + "self_attn.q_proj.weight"), heads));
-                Add(blk + "attn_k.weight", () => RotaryPermute(Weight(hf + "self_attn.k_proj.weight"), kv));
-                Add(blk + "attn_v.weight", () => Weight(hf + "self_attn.v_proj.weight"));
-                Add(blk + "attn_output.weight", () => Weight(hf + "self_attn.o_proj.weight"));
-            }
-            if (plan.ZeroFfn)
-            {
-                AddOnes(blk + "ffn_norm.weight");
-                AddZeros(blk + "ffn_gate.weight", 1, c.HiddenSize);
-                AddZeros(blk + "ffn_up.weight", 1, c.HiddenSize);
-                AddZeros(blk + "ffn_down.weight", c.HiddenSize, 1);
-            }
-            else if (plan.HasFfnTensors)
-            {
-                Add(blk + "ffn_norm.weight", () => Weight(hf + "post_attention_layernorm.weight"), matrix: false);
-                Add(blk + "ffn_gate.weight", () => Weight(hf + "mlp.gate_proj.weight"));
-                Add(blk + "ffn_up.weight", () => Weight(hf + "mlp.up_proj.weight"));
-                Add(blk + "ffn_down.weight", () => Weight(hf + "mlp.down_proj.weight"));
+                long ffn = plan.Ffn;
+                Add(blk + "ffn_norm.weight", [hidden], () => Norm(hf + "post_attention_layernorm.weight", c.HiddenSize), matrix: false);
+                Tensor Gate() => Widen(Stored(hf + "mlp.gate_proj.weight"), ffn, hidden);
+                Tensor Up() => Widen(Stored(hf + "mlp.up_proj.weight"), ffn, hidden);
+                // Phi-3's ffn_up is gate_up_proj as stored: gate rows first (llama.cpp's SWIGLU applies SiLU to the first half).
+                if (layout.FusedGateUp)
+                    Add(blk + "ffn_up.weight", [2 * ffn, hidden], () => cat([Gate(), Up()], 0));
+                else
+                {
+                    Add(blk + "ffn_gate.weight", [ffn, hidden], Gate);
+                    Add(blk + "ffn_up.weight", [ffn, hidden], Up);
+                }
+                Add(blk + "ffn_down.weight", [hidden, ffn], () => Widen(Stored(hf + "mlp.down_proj.weight"), hidden, ffn));
             }
         }
-        Add("output_norm.weight", () => Weight("model.norm.weight"), matrix: false);
+        Add("output_norm.weight", [hidden], () => Weight("model.norm.weight"), matrix: false);
         // Tied embeddings: no output.weight; llama.cpp then uses token_embd for the output projection.
-        if (!c.TieWordEmbeddings) Add("output.weight", () => Weight("lm_head.weight"));
-        if (c.RopeScaling is { Type: "llama3" })
+        if (!c.TieWordEmbeddings) Add("output.weight", [c.VocabSize, hidden], () => Weight("lm_head.weight"));
+        if (layout.RopeFrequencyTensor && c.RopeScaling is { Type: "llama3" })
             w.AddTensor("rope_freqs.weight", [c.HeadDim / 2], GgufTensorType.F32, () => RopeFrequencyFactors(c));
-
-        string staging = path + ".partial";
-        w.Write(staging);
-        File.Move(staging, path, overwrite: true);
     }
+
+    /// <summary>
+    /// <paramref name="weight"/> at the top left of a [rows, cols] matrix of zeros: the zero heads (rows, or o_proj
+    /// columns) and zero FFN channels a layer plan adds; all zero for a block the layer does not have.
+    /// </summary>
+    static Tensor Widen(Tensor? weight, long rows, long cols)
+    {
+        if (weight is not null && weight.shape[0] == rows && weight.shape[1] == cols) return weight;
+        var widened = zeros(rows, cols, dtype: weight?.dtype ?? ScalarType.Float32, device: weight?.device ?? CPU);
+        if (weight is not null) widened.narrow(0, 0, weight.shape[0]).narrow(1, 0, weight.shape[1]).copy_(weight);
+        return widened;
+    }
+
+    static Tensor PermutedForRope(Tensor weight, int heads, GgufLayout layout) => layout.RotaryPermuted ? RotaryPermute(weight, heads) : weight;
 
     /// <summary>
     /// convert_hf_to_gguf.py's permute: within each head, rows [first half; second half] (Hugging Face's rotate-half
@@ -157,16 +195,21 @@ public static class GgufExport
         return original.Zip(scaled, (o, s) => (float)(o / s)).ToArray();
     }
 
+    /// <summary>
+    /// Refuses, in one line, a model no layout computes exactly. Depends only on the family and its settings, not on
+    /// the layer shapes, so it runs on the base model before any pruning (prune --format gguf).
+    /// </summary>
     public static void CheckExpressible(ModelConfig c)
     {
         if (c.ModelType == "qwen2")
-            throw new UserError("GGUF export: qwen2 models (q/k/v biases, NEOX RoPE) are not exported; llama and mistral are");
-        if (c.ModelType == "qwen3")
-            throw new UserError("GGUF export: qwen3 models (q_norm/k_norm, NEOX RoPE; llama.cpp's qwen3 architecture has no per-layer shapes) are not exported; llama and mistral are");
-        if (c.ModelType == "phi3")
-            throw new UserError("GGUF export: phi3 models (fused qkv/gate_up, NEOX RoPE; llama.cpp's phi3 architecture has no per-layer shapes) are not exported; llama and mistral are");
+            throw new UserError("GGUF export: qwen2 models (q/k/v biases) are not exported; llama, mistral, qwen3 and phi3 are");
         if (c.QkvBias || c.OutputBias || c.MlpBias)
-            throw new UserError("GGUF export: projection biases (attention_bias, mlp_bias) have no place in llama.cpp's llama/deci tensors");
+            throw new UserError("GGUF export: projection biases (attention_bias, mlp_bias) have no place in the llama.cpp tensors NasPrune writes (llama, deci, qwen3, openelm, phi3)");
+        // Every architecture written gates its MLP with SiLU (swish is the same function).
+        if (c.HiddenAct is not ("silu" or "swish"))
+            throw new UserError($"GGUF export: hidden_act {c.HiddenAct}: llama.cpp's llama, deci, qwen3, openelm and phi3 architectures compute SiLU-gated MLPs only");
+        if (c.ModelType == "qwen3" && c.RopeScaling is { Type: "llama3" })
+            throw new UserError("GGUF export: qwen3 with llama3 RoPE scaling: llama.cpp's qwen3 and openelm architectures read no RoPE frequency factors");
         if (c.HeadDim % 2 != 0)
             throw new UserError($"GGUF export: head_dim {c.HeadDim} is odd, RoPE needs pairs");
     }

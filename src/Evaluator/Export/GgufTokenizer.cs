@@ -18,7 +18,8 @@ public static class GgufTokenizer
     const string Llama3Regex =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    public static void AddMetadata(GgufWriter writer, string modelDir, ModelConfig config)
+    /// <summary>Adds the tokenizer's metadata; returns the token texts written, in id order.</summary>
+    public static IReadOnlyList<string> AddMetadata(GgufWriter writer, string modelDir, ModelConfig config)
     {
         string path = Path.Combine(modelDir, "tokenizer.json");
         if (!File.Exists(path))
@@ -63,6 +64,7 @@ public static class GgufTokenizer
         // NasPrune's tokenizer adds nothing to a text; llama.cpp must not either, or the ids (and perplexities) differ.
         writer.Add("tokenizer.ggml.add_bos_token", GgufValue.Bool(false));
         writer.Add("tokenizer.ggml.add_eos_token", GgufValue.Bool(false));
+        return tokens;
     }
 
     /// <summary>llama.cpp's name for the pre-tokenizer (its <c>tokenizer.ggml.pre</c>), from tokenizer.json's.</summary>

@@ -26,13 +26,13 @@ public static class ModelCard
         sb.AppendLine();
         if (format.Gguf)
         {
-            string arch = GgufExport.IsUniform(pruned) ? "llama" : "deci";
-            string perLayer = arch == "deci" ? " (per-layer head counts and FFN lengths)" : "";
-            sb.AppendLine(inv, $"- `{ExportFormat.GgufFileName}`: GGUF v3, {format.GgufType} weights (norms F32), llama.cpp architecture `{arch}`{perLayer}, BPE tokenizer inside.");
-            var zeroBlocks = Enumerable.Range(0, pruned.NumHiddenLayers).Select(i => (i, p: GgufLayerPlan.For(pruned, i)))
-                .Where(x => x.p.ZeroAttention || x.p.ZeroFfn).Select(x => $"{x.i} ({(x.p.ZeroAttention ? "zero attention group" : "one zero FFN channel")})").ToList();
+            var layout = GgufLayout.For(pruned);
+            sb.AppendLine(inv, $"- `{ExportFormat.GgufFileName}`: GGUF v3, {format.GgufType} weights (norms F32), llama.cpp architecture `{layout.Arch}` ({layout.Why}), BPE tokenizer inside.");
+            var zeroBlocks = layout.ZeroBlocks().Select(z => z.Text).ToList();
             if (zeroBlocks.Count > 0)
-                sb.AppendLine(inv, $"  All-zero stand-in blocks that llama.cpp's deci loader needs, contributing exactly nothing: layers {string.Join(", ", zeroBlocks)}.");
+                sb.AppendLine(inv, $"  All-zero heads and FFN channels that llama.cpp's `{layout.Arch}` needs, contributing exactly nothing (the file is that much larger than the pruned model): layers {string.Join(", ", zeroBlocks)}.");
+            if (layout.Note is { } note)
+                sb.AppendLine(inv, $"  Note: {note}.");
         }
         else
             sb.AppendLine("- `config.json` (per-layer `block_configs`), `model.safetensors`, tokenizer files: a Hugging Face checkpoint NasPrune loads.");

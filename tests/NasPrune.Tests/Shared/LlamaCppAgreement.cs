@@ -17,7 +17,7 @@ static class LlamaCppAgreement
         Xunit.Abstractions.ITestOutputHelper output, double logitTolerance = 1e-3, double pplTolerance = 1e-4)
     {
         int length = windows[0].Length;
-        using var cpp = new LlamaCppModel(ggufPath, length);
+        using var cpp = Load(ggufPath, length);
         Assert.Equal(model.Config.VocabSize, cpp.VocabSize);
         double oursNll = 0, theirsNll = 0;
         foreach (var window in windows)
@@ -49,6 +49,17 @@ static class LlamaCppAgreement
         double pplOurs = Math.Exp(nll / predicted), pplTheirs = Math.Exp(theirsNll / predicted);
         output.WriteLine($"ppl NasPrune {pplOurs:F6}, llama.cpp {pplTheirs:F6}, relative {Math.Abs(pplTheirs - pplOurs) / pplOurs:E2}");
         Assert.True(Math.Abs(pplTheirs - pplOurs) <= pplTolerance * pplOurs, $"llama.cpp ppl {pplTheirs} vs NasPrune {pplOurs}");
+    }
+
+    /// <summary>Loads the file; a refusal fails with llama.cpp's own reason (its log), not only LLamaSharp's "failed to load".</summary>
+    static LlamaCppModel Load(string path, int contextSize)
+    {
+        var errors = new List<string>();
+        var previous = LlamaCppModel.NativeErrors;
+        LlamaCppModel.NativeErrors = m => { lock (errors) errors.Add(m.Trim()); };
+        try { return new LlamaCppModel(path, contextSize); }
+        catch (Exception e) { throw new InvalidOperationException($"llama.cpp refused {path}: {string.Join(" | ", errors)}", e); }
+        finally { LlamaCppModel.NativeErrors = previous; }
     }
 
     static double NegativeLogLikelihood(ReadOnlySpan<float> logits, int target)
