@@ -182,7 +182,8 @@ public sealed class FamilyTests(Xunit.Abstractions.ITestOutputHelper output) : I
 
     /// <summary>What no llama.cpp layout computes is refused in one line, before a file is started (the families themselves export: GgufFamilyExportTests).</summary>
     [Theory]
-    [InlineData("qwen2", "qwen2")]
+    [InlineData("qwen2-mlp-bias", "mlp_bias")]
+    [InlineData("llama-attention-bias", "attention_bias")]
     [InlineData("phi3-gelu", "hidden_act")]
     [InlineData("qwen3-llama3-rope", "llama3")]
     [InlineData("qwen3-eps0-zero-heads", "rms_norm_eps")]
@@ -190,7 +191,8 @@ public sealed class FamilyTests(Xunit.Abstractions.ITestOutputHelper output) : I
     {
         var c = variant switch
         {
-            "qwen2" => ModelConfig.Uniform(vocab: 13, hidden: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 10, maxPositions: 16, modelType: "qwen2", qkvBias: true),
+            "qwen2-mlp-bias" => ModelConfig.Uniform(vocab: 13, hidden: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 10, maxPositions: 16, modelType: "qwen2", qkvBias: true) with { MlpBias = true },
+            "llama-attention-bias" => ModelConfig.Uniform(vocab: 13, hidden: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 10, maxPositions: 16, qkvBias: true) with { OutputBias = true },
             "phi3-gelu" => Phi3() with { HiddenAct = "gelu" },
             "qwen3-llama3-rope" => Qwen3() with { RopeScaling = new RopeScaling("llama3", Factor: 8, OriginalMaxPositionEmbeddings: 8) },
             _ => Qwen3() with { RmsNormEps = 0 },

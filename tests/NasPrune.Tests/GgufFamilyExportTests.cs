@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace NasPrune.Tests;
 
 /// <summary>
-/// Qwen3 and Phi-3 models exported to GGUF and run by llama.cpp (LLamaSharp 0.30.0's build), dense, uniformly pruned,
+/// Qwen3, Phi-3 and Qwen2 models exported to GGUF and run by llama.cpp (LLamaSharp 0.30.0's build), dense, uniformly pruned,
 /// per layer and with dropped layers: each in the layout <see cref="GgufLayout"/> picks, with llama.cpp's next-token
 /// logits of two fixed WikiText-2 windows within 1e-3 of NasPrune's largest logit and the perplexity within 1e-4
 /// relative (as GgufExportTests for LLaMA).
@@ -35,7 +35,15 @@ public class GgufFamilyExportTests(Xunit.Abstractions.ITestOutputHelper output)
         ModelConfig.Uniform(vocab: 4096, hidden: 32, layers: 4, heads: 4, kvHeads: 2, ffn: 48, maxPositions: 128,
             tieEmbeddings: false, modelType: "phi3");
 
-    /// <summary>Random weights large enough that a misplaced row shows, norms included (a q_norm of ones would hide a missing one).</summary>
+    /// <summary>Qwen2 at test size: q/k/v biases, query width (4 × 8) = the hidden size, as in Qwen2 and Qwen2.5.</summary>
+    static ModelConfig Qwen2(bool tied) =>
+        ModelConfig.Uniform(vocab: 4096, hidden: 32, layers: 4, heads: 4, kvHeads: 2, ffn: 48, maxPositions: 128,
+            tieEmbeddings: tied, ropeTheta: 1000, modelType: "qwen2", qkvBias: true);
+
+    /// <summary>
+    /// Random weights large enough that a misplaced row shows, norms included (a q_norm of ones would hide a missing
+    /// one), and biases (zero ones would hide a bias that is missing, misplaced or left on a zero head).
+    /// </summary>
     static LlamaForCausalLM Random(ModelConfig c, IReadOnlyList<LayerShape>? shapes = null)
     {
         using var full = new LlamaForCausalLM(c);
@@ -45,6 +53,7 @@ public class GgufFamilyExportTests(Xunit.Abstractions.ITestOutputHelper output)
             var g = new TorchSharp.torch.Generator(23);
             foreach (var (name, p) in full.named_parameters())
                 if (name.EndsWith("norm.weight")) p.copy_(rand(p.shape, generator: g) + 0.5);
+                else if (name.EndsWith(".bias")) p.copy_(randn(p.shape, generator: g) * 0.5);
         }
         var m = PhysicalPruning.Extract(full, shapes ?? c.Layers);
         m.eval();
@@ -171,6 +180,113 @@ public class GgufFamilyExportTests(Xunit.Abstractions.ITestOutputHelper output)
         using var model = Random(Phi3(), [S(0, 0, 48), S(2, 1, 24), S(4, 2, 0), LayerShape.Dropped]);
         var layout = AssertRunsInLlamaCppAs(model, "deci");
         Assert.Equal((0, 1), (layout.Layers[3].Heads, layout.Layers[3].Ffn)); // the dropped last layer keeps one zero channel
+    }
+
+    // ---- Qwen2 ----
+
+    /// <summary>
+    /// Dense Qwen2 as qwen2: q/k/v weights and biases as Hugging Face has them (NEOX RoPE rotates halves), the output
+    /// tied or not. With LLaMA 3.1's RoPE scaling as llama, which reads the frequency factors qwen2 does not.
+    /// </summary>
+    [Theory]
+    [InlineData(true, null, "qwen2")]
+    [InlineData(false, "linear", "qwen2")]
+    [InlineData(false, "llama3", "llama")]
+    public void DenseQwen2RunsAsQwen2(bool tied, string? rope, string arch)
+    {
+        var c = Qwen2(tied) with
+        {
+            RopeScaling = rope switch
+            {
+                "linear" => new RopeScaling("linear", Factor: 4),
+                "llama3" => new RopeScaling("llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 32),
+                _ => null,
+            },
+        };
+        using var model = Random(c);
+        var layout = AssertRunsInLlamaCppAs(model, arch);
+        Assert.True(layout.QkvBias);
+        Assert.False(layout.HasZeroWeights);
+        Assert.Equal(arch == "llama", layout.RotaryPermuted);
+    }
+
+    /// <summary>FFN channels pruned alike in every layer, all heads kept: plain qwen2, smaller.</summary>
+    [Fact]
+    public void FfnPrunedQwen2RunsAsQwen2()
+    {
+        using var model = Random(Qwen2(tied: false), Enumerable.Repeat(S(4, 2, 20), 4).ToArray());
+        var layout = AssertRunsInLlamaCppAs(model, "qwen2");
+        Assert.Equal(20, layout.Layers[0].Ffn);
+    }
+
+    /// <summary>
+    /// Heads pruned in whole GQA groups: llama.cpp's qwen2 wants a query as wide as the hidden size
+    /// (<see cref="LlamaCppsQwen2TakesOneShapeWithTheQueryAtTheHiddenSize"/>), so llama with the q/k/v biases, which
+    /// llama.cpp adds at the layer's own query width; q/k rows and biases permuted for its NORM RoPE. Exact and smaller.
+    /// </summary>
+    [Fact]
+    public void HeadPrunedQwen2RunsAsLlamaWithBiases()
+    {
+        using var model = Random(Qwen2(tied: true), Enumerable.Repeat(S(2, 1, 24), 4).ToArray());
+        var layout = AssertRunsInLlamaCppAs(model, "llama");
+        Assert.True(layout.QkvBias && layout.RotaryPermuted);
+        Assert.All(layout.Layers, p => Assert.Equal((2, 1, 24), (p.Heads, p.KvHeads, p.Ffn)));
+        Assert.Contains("fixes the query width at the hidden size (32), this model's is 16", layout.Why);
+    }
+
+    /// <summary>
+    /// Per-layer shapes (no attention in layer 0, a narrower layer, a dropped layer, no MLP in the last) as deci with
+    /// the q/k/v biases of each layer's own width: no padding but deci's stand-ins, whose zero heads have zero biases.
+    /// </summary>
+    [Fact]
+    public void PerLayerQwen2RunsAsDeciWithBiases()
+    {
+        using var model = Random(Qwen2(tied: false), PerLayer);
+        var layout = AssertRunsInLlamaCppAs(model, "deci");
+        Assert.True(layout.QkvBias && layout.RotaryPermuted && layout.PerLayerCounts);
+        Assert.Equal([(2, 1, 48), (2, 1, 24), (0, 0, 0), (4, 2, 1)], layout.Layers.Select(p => (p.Heads, p.KvHeads, p.Ffn)));
+        Assert.Equal(["0 (+2 zero heads)", "3 (+1 zero FFN channel)"], layout.ZeroBlocks().Select(z => z.Text));
+    }
+
+    /// <summary>Dropped layers, the last one among them (deci keeps it one zero FFN channel), tied output.</summary>
+    [Fact]
+    public void Qwen2WithDroppedLayersRunsAsDeci()
+    {
+        using var model = Random(Qwen2(tied: true), [S(4, 2, 48), LayerShape.Dropped, S(2, 1, 32), LayerShape.Dropped]);
+        var layout = AssertRunsInLlamaCppAs(model, "deci");
+        Assert.Equal([(4, 2, 48), (0, 0, 0), (2, 1, 32), (0, 0, 1)], layout.Layers.Select(p => (p.Heads, p.KvHeads, p.Ffn)));
+    }
+
+    /// <summary>
+    /// Why Qwen2 leaves qwen2 as soon as heads are pruned or layers differ: llama.cpp's qwen2 reads attn_q at
+    /// [hidden, hidden] and takes layer 0's shape for every layer, so both files are refused at load. (Should a later
+    /// llama.cpp accept them, this test says so, and qwen2 could take more shapes.)
+    /// </summary>
+    [Fact]
+    public void LlamaCppsQwen2TakesOneShapeWithTheQueryAtTheHiddenSize()
+    {
+        LayerShape[] uniform = [.. Enumerable.Repeat(S(2, 1, 48), 4)], perLayer = [S(4, 2, 48), S(2, 1, 24), S(4, 2, 40), S(4, 2, 16)];
+        foreach (var (shapes, perLayerCounts, refusedTensor) in new[] { (uniform, false, "blk.0.attn_q.weight"), (perLayer, true, "blk.1.attn_q.weight") })
+        {
+            using var model = Random(Qwen2(tied: false), shapes);
+            var plans = Enumerable.Range(0, 4).Select(i => GgufLayerPlan.Exact(model.Config, i)).ToArray();
+            var qwen2 = new GgufLayout("qwen2", "forced", plans, perLayerCounts, RotaryPermuted: false, FusedQkv: false, FusedGateUp: false,
+                QkNorm: false, QkvBias: true);
+            string error = LlamaCppRefusal(model, qwen2);
+            Assert.Contains($"tensor '{refusedTensor}' has wrong shape", error);
+        }
+    }
+
+    /// <summary>llama.cpp's error log when it refuses to load <paramref name="model"/> written in <paramref name="layout"/>.</summary>
+    static string LlamaCppRefusal(LlamaForCausalLM model, GgufLayout layout)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"nasprune-gguf-refused-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            GgufExport.Write(model, TokenizerDir, path, GgufTensorType.F32, "test", layout);
+            return LlamaCppAgreement.Refusal(path, WindowLength);
+        }
+        finally { File.Delete(path); }
     }
 
     /// <summary>

@@ -81,6 +81,11 @@ public class GgufWriterTests
         using var w = TorchSharp.torch.arange(8, dtype: TorchSharp.torch.ScalarType.Float32).reshape(8, 1);
         using var permuted = GgufExport.RotaryPermute(w, heads: 2);
         Assert.Equal([0f, 2, 1, 3, 4, 6, 5, 7], permuted.reshape(-1).data<float>().ToArray());
+        // A q/k bias (Qwen2 written as llama/deci) moves with its rows and stays one-dimensional.
+        using var bias = TorchSharp.torch.arange(8, dtype: TorchSharp.torch.ScalarType.Float32);
+        using var permutedBias = GgufExport.RotaryPermute(bias, heads: 2);
+        Assert.Equal([8L], permutedBias.shape);
+        Assert.Equal([0f, 2, 1, 3, 4, 6, 5, 7], permutedBias.data<float>().ToArray());
     }
 
     static string Str(BinaryReader r) => Encoding.UTF8.GetString(r.ReadBytes((int)r.ReadUInt64()));

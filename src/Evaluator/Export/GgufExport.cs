@@ -7,9 +7,10 @@ namespace NasPrune.Evaluator.Export;
 
 /// <summary>
 /// Writes a NasPrune model as a GGUF file llama.cpp runs. The architecture and tensor layout come from
-/// <see cref="GgufLayout"/> (llama, deci, qwen3, openelm or phi3, by family and shape); tensor names and the q/k
-/// row permutation of the LLaMA layouts follow convert_hf_to_gguf.py. What no llama.cpp architecture computes
-/// (biases, another MLP activation) is refused with a UserError.
+/// <see cref="GgufLayout"/> (llama, deci, qwen3, openelm, phi3 or qwen2, by family and shape); tensor
+/// names and the q/k row permutation of the LLaMA layouts follow convert_hf_to_gguf.py. What no llama.cpp
+/// architecture written computes (o_proj and MLP biases, q/k/v biases outside Qwen2, another MLP activation) is
+/// refused with a UserError.
 /// </summary>
 public static class GgufExport
 {
@@ -29,9 +30,14 @@ public static class GgufExport
     /// <summary>Writes <paramref name="model"/> (stored shapes) and the tokenizer of <paramref name="tokenizerDir"/> to <paramref name="path"/>.</summary>
     public static void Write(LlamaForCausalLM model, string tokenizerDir, string path, GgufTensorType type, string name)
     {
+        CheckExpressible(model.Config);
+        Write(model, tokenizerDir, path, type, name, GgufLayout.For(model.Config));
+    }
+
+    /// <summary>Writes <paramref name="model"/> in a given layout (tests: what llama.cpp refuses, and why a layout was chosen).</summary>
+    internal static void Write(LlamaForCausalLM model, string tokenizerDir, string path, GgufTensorType type, string name, GgufLayout layout)
+    {
         var c = model.Config;
-        CheckExpressible(c);
-        var layout = GgufLayout.For(c);
         string arch = layout.Arch;
         var plans = layout.Layers;
 
@@ -124,6 +130,11 @@ public static class GgufExport
                 Tensor Query() => PermutedForRope(Widen(Stored(hf + "self_attn.q_proj.weight"), q, hidden), plan.Heads, layout);
                 Tensor Key() => PermutedForRope(Widen(Stored(hf + "self_attn.k_proj.weight"), kv, hidden), plan.KvHeads, layout);
                 Tensor Value() => Widen(Stored(hf + "self_attn.v_proj.weight"), kv, hidden);
+                // The biases move with their rows: widened with zeros (a zero head must have no bias, or its keys and
+                // values would not be zero) and permuted as the q/k rows are.
+                Tensor QueryBias() => PermutedForRope(Widen(Stored(hf + "self_attn.q_proj.bias"), q), plan.Heads, layout);
+                Tensor KeyBias() => PermutedForRope(Widen(Stored(hf + "self_attn.k_proj.bias"), kv), plan.KvHeads, layout);
+                Tensor ValueBias() => Widen(Stored(hf + "self_attn.v_proj.bias"), kv);
                 if (layout.FusedQkv)
                     Add(blk + "attn_qkv.weight", [q + 2 * kv, hidden], () => cat([Query(), Key(), Value()], 0));
                 else
@@ -131,6 +142,12 @@ public static class GgufExport
                     Add(blk + "attn_q.weight", [q, hidden], Query);
                     Add(blk + "attn_k.weight", [kv, hidden], Key);
                     Add(blk + "attn_v.weight", [kv, hidden], Value);
+                }
+                if (layout.QkvBias)
+                {
+                    Add(blk + "attn_q.bias", [q], QueryBias, matrix: false);
+                    Add(blk + "attn_k.bias", [kv], KeyBias, matrix: false);
+                    Add(blk + "attn_v.bias", [kv], ValueBias, matrix: false);
                 }
                 if (layout.QkNorm)
                 {
@@ -164,14 +181,20 @@ public static class GgufExport
     }
 
     /// <summary>
-    /// <paramref name="weight"/> at the top left of a [rows, cols] matrix of zeros: the zero heads (rows, or o_proj
-    /// columns) and zero FFN channels a layer plan adds; all zero for a block the layer does not have.
+    /// <paramref name="weight"/> (a matrix or a bias) at the start of every dimension of a zero tensor of
+    /// <paramref name="shape"/>: the zero heads (rows and their biases, or o_proj columns) and zero FFN channels a
+    /// layer plan adds; all zero for a block the layer does not have.
     /// </summary>
-    static Tensor Widen(Tensor? weight, long rows, long cols)
+    static Tensor Widen(Tensor? weight, params long[] shape)
     {
-        if (weight is not null && weight.shape[0] == rows && weight.shape[1] == cols) return weight;
-        var widened = zeros(rows, cols, dtype: weight?.dtype ?? ScalarType.Float32, device: weight?.device ?? CPU);
-        if (weight is not null) widened.narrow(0, 0, weight.shape[0]).narrow(1, 0, weight.shape[1]).copy_(weight);
+        if (weight is not null && weight.shape.SequenceEqual(shape)) return weight;
+        var widened = zeros(shape, dtype: weight?.dtype ?? ScalarType.Float32, device: weight?.device ?? CPU);
+        if (weight is not null)
+        {
+            var region = widened;
+            for (int d = 0; d < shape.Length; d++) region = region.narrow(d, 0, weight.shape[d]);
+            region.copy_(weight);
+        }
         return widened;
     }
 
@@ -179,12 +202,13 @@ public static class GgufExport
 
     /// <summary>
     /// convert_hf_to_gguf.py's permute: within each head, rows [first half; second half] (Hugging Face's rotate-half
-    /// pairs i and i + d/2) become interleaved (llama.cpp's NORM RoPE pairs 2i and 2i+1).
+    /// pairs i and i + d/2) become interleaved (llama.cpp's NORM RoPE pairs 2i and 2i+1). A bias (one dimension) is
+    /// permuted as the rows it belongs to.
     /// </summary>
     public static Tensor RotaryPermute(Tensor weight, int heads)
     {
-        long rows = weight.shape[0], cols = weight.shape[1];
-        return weight.reshape(heads, 2, rows / heads / 2, cols).transpose(1, 2).reshape(rows, cols);
+        long rows = weight.shape[0];
+        return weight.reshape(heads, 2, rows / heads / 2, -1).transpose(1, 2).reshape(weight.shape);
     }
 
     /// <summary>llama.cpp divides each RoPE frequency by its factor: original / scaled (LLaMA 3.1 rope_scaling).</summary>
@@ -201,13 +225,14 @@ public static class GgufExport
     /// </summary>
     public static void CheckExpressible(ModelConfig c)
     {
-        if (c.ModelType == "qwen2")
-            throw new UserError("GGUF export: qwen2 models (q/k/v biases) are not exported; llama, mistral, qwen3 and phi3 are");
-        if (c.QkvBias || c.OutputBias || c.MlpBias)
-            throw new UserError("GGUF export: projection biases (attention_bias, mlp_bias) have no place in the llama.cpp tensors NasPrune writes (llama, deci, qwen3, openelm, phi3)");
+        // Qwen2's q/k/v biases are written (qwen2, llama, deci); llama.cpp's qwen2 has no o_proj or MLP bias tensors.
+        if (c.ModelType == "qwen2" && (c.OutputBias || c.MlpBias))
+            throw new UserError("GGUF export: qwen2 with an o_proj or MLP bias (mlp_bias): llama.cpp's qwen2 architecture has q/k/v biases only");
+        if (c.ModelType != "qwen2" && (c.QkvBias || c.OutputBias || c.MlpBias))
+            throw new UserError($"GGUF export: {c.ModelType} with projection biases (attention_bias, mlp_bias): NasPrune writes biases for qwen2's q/k/v only");
         // Every architecture written gates its MLP with SiLU (swish is the same function).
         if (c.HiddenAct is not ("silu" or "swish"))
-            throw new UserError($"GGUF export: hidden_act {c.HiddenAct}: llama.cpp's llama, deci, qwen3, openelm and phi3 architectures compute SiLU-gated MLPs only");
+            throw new UserError($"GGUF export: hidden_act {c.HiddenAct}: llama.cpp's llama, deci, qwen3, openelm, phi3 and qwen2 architectures compute SiLU-gated MLPs only");
         if (c.ModelType == "qwen3" && c.RopeScaling is { Type: "llama3" })
             throw new UserError("GGUF export: qwen3 with llama3 RoPE scaling: llama.cpp's qwen3 and openelm architectures read no RoPE frequency factors");
         if (c.HeadDim % 2 != 0)

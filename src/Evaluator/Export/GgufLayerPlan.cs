@@ -5,8 +5,9 @@ namespace NasPrune.Evaluator.Export;
 /// <summary>
 /// How one NasPrune layer is written into a GGUF file: the query-head, key/value-head and FFN counts llama.cpp reads
 /// for it, each at least the layer's own (<see cref="Layer"/>). What is written beyond the layer's own is all zero and
-/// adds exactly nothing: a zero head has zero q/k/v rows and zero o_proj columns (its keys score 0, its values are 0,
-/// so its output is 0 whatever the softmax; q/k RMSNorm maps a zero vector to zero as long as epsilon &gt; 0); a zero
+/// adds exactly nothing: a zero head has zero q/k/v rows, zero q/k/v biases where the model has them (Qwen2) and zero
+/// o_proj columns (its keys score 0, its values are 0, so its output is 0 whatever the softmax; q/k RMSNorm maps a
+/// zero vector to zero as long as epsilon &gt; 0); a zero
 /// FFN channel has zero gate/up rows and a zero down_proj column (SiLU(0) · 0 = 0). Zero heads follow the real ones
 /// in whole GQA groups, so every real query head keeps its key/value head. The norm in front of an all-zero block is
 /// written as ones: any finite weights keep the block's output zero.

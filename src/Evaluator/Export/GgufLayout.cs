@@ -17,6 +17,11 @@ namespace NasPrune.Evaluator.Export;
 /// shapes with tied embeddings as <c>openelm</c>, which has per-layer counts and the same per-head q/k RMSNorm,
 /// NEOX RoPE and SiLU MLP, but always ties the output to the embeddings. Untied per-layer Qwen3 as <c>qwen3</c>
 /// with every layer padded to the widest layer's heads and channels: exact, but not smaller for narrower layers.</item>
+/// <item>Qwen2: <c>qwen2</c> (q/k/v biases, NEOX RoPE) when every layer is complete and alike with a query width
+/// (heads × head_dim) equal to the hidden size: llama.cpp's qwen2 reads attn_q and attn_output at the hidden size and
+/// takes layer 0's shape for all layers. Any other Qwen2 as <c>llama</c>/<c>deci</c> with the q/k/v biases, which
+/// both add where present (the q bias at each layer's own query width), q/k rows and biases permuted for their NORM
+/// RoPE: exact and smaller, no padding beyond deci's stand-ins.</item>
 /// </list>
 /// </summary>
 public sealed record GgufLayout(
@@ -28,7 +33,8 @@ public sealed record GgufLayout(
     bool FusedQkv,
     bool FusedGateUp,
     bool QkNorm,
-    string? Note = null)
+    string? Note = null,
+    bool QkvBias = false)
 {
     /// <summary>Architectures with a RoPE frequency-factor tensor NasPrune writes for LLaMA 3.1's scaling.</summary>
     public bool RopeFrequencyTensor => Arch is "llama" or "deci";
@@ -50,6 +56,9 @@ public sealed record GgufLayout(
                 "per-layer head counts and FFN lengths with Qwen3's per-head q/k RMSNorm; llama.cpp's qwen3 reads one shape for all layers",
                 GgufLayerPlan.EveryBlock, rotaryPermuted: false, fusedQkv: true, qkNorm: true),
             "qwen3" => PaddedQwen3(c),
+            "qwen2" when uniform && HasHiddenQueryWidth(c) && c.RopeScaling is not { Type: "llama3" } =>
+                Exact(c, "qwen2", "every layer complete and alike") with { QkvBias = true },
+            "qwen2" => Llama(c, uniform, Qwen2AsLlamaWhy(c, uniform)) with { QkvBias = true },
             "phi3" when uniform && KeepsEveryHead(c) && c.RopeScaling is not { Type: "llama3" } =>
                 Exact(c, "phi3", "every layer complete and alike", fusedQkv: true, fusedGateUp: true),
             "phi3" => Llama(c, uniform, "Phi-3 with split q/k/v and gate/up computes what LLaMA computes; llama.cpp's phi3 " +
@@ -96,6 +105,15 @@ public sealed record GgufLayout(
         ? $"llama.cpp attends to the whole context where this model slides a {w.Size}-token window" +
           (w.FirstLayer > 0 ? $" from layer {w.FirstLayer} on" : "") + $": the two agree up to {w.Size} tokens of context"
         : null;
+
+    /// <summary>llama.cpp's qwen2 reads attn_q and attn_output at [hidden, hidden] (a narrower query is refused at load).</summary>
+    static bool HasHiddenQueryWidth(ModelConfig c) => (long)c.Layers[0].Heads * c.HeadDim == c.HiddenSize;
+
+    static string Qwen2AsLlamaWhy(ModelConfig c, bool uniform) =>
+        (!uniform ? "llama.cpp's qwen2 reads one shape for all layers"
+         : !HasHiddenQueryWidth(c) ? $"llama.cpp's qwen2 fixes the query width at the hidden size ({c.HiddenSize}), this model's is {c.Layers[0].Heads * c.HeadDim}"
+         : "llama.cpp's qwen2 reads no RoPE frequency factors (llama3 scaling)") +
+        "; with its q/k/v biases, permuted with the q/k rows for NORM RoPE, LLaMA computes what Qwen2 computes";
 
     static bool KeepsEveryHead(ModelConfig c) =>
         c.Layers[0].Heads == c.NumAttentionHeads && c.NumAttentionHeads * c.HeadDim == c.HiddenSize;

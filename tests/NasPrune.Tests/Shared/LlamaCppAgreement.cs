@@ -55,11 +55,33 @@ static class LlamaCppAgreement
     static LlamaCppModel Load(string path, int contextSize)
     {
         var errors = new List<string>();
-        var previous = LlamaCppModel.NativeErrors;
-        LlamaCppModel.NativeErrors = m => { lock (errors) errors.Add(m.Trim()); };
-        try { return new LlamaCppModel(path, contextSize); }
+        try { return CapturingErrors(errors, () => new LlamaCppModel(path, contextSize)); }
         catch (Exception e) { throw new InvalidOperationException($"llama.cpp refused {path}: {string.Join(" | ", errors)}", e); }
-        finally { LlamaCppModel.NativeErrors = previous; }
+    }
+
+    /// <summary>llama.cpp's error log of a file it refuses to load; fails if it loads.</summary>
+    internal static string Refusal(string path, int contextSize)
+    {
+        var errors = new List<string>();
+        Assert.ThrowsAny<Exception>(() => CapturingErrors(errors, () => new LlamaCppModel(path, contextSize)).Dispose());
+        return string.Join(" | ", errors);
+    }
+
+    /// <summary>
+    /// llama.cpp's log hook is one static for the process and tests load files in parallel: one load at a time
+    /// holds it, so each load's errors land in its own list.
+    /// </summary>
+    static readonly object LogHook = new();
+
+    static T CapturingErrors<T>(List<string> errors, Func<T> load)
+    {
+        lock (LogHook)
+        {
+            var previous = LlamaCppModel.NativeErrors;
+            LlamaCppModel.NativeErrors = m => { lock (errors) errors.Add(m.Trim()); };
+            try { return load(); }
+            finally { LlamaCppModel.NativeErrors = previous; }
+        }
     }
 
     static double NegativeLogLikelihood(ReadOnlySpan<float> logits, int target)
