@@ -32,12 +32,14 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        // The Scalar lives exactly as long as this call. A Scalar kept as a field is not safe: one made while the
-        // model is built inside a caller's dispose scope is disposed with that scope, and the next forward reads
-        // a freed handle ("toFloat" check failure).
+        // No implicit Scalars here, the hottest small op of every forward. TorchSharp passes a Scalar's handle to
+        // libtorch without keeping the object alive, so an implicit one (`pow(2)`, `+ eps`) can be finalized by the
+        // GC mid-call: seen as "Unknown scalar type" in pow after ~10⁵ forwards of a campaign. A Scalar field is not
+        // safe either: one made while the model is built inside a caller's dispose scope is freed with that scope
+        // ("toFloat" check failure). So: square() needs no Scalar, and ε lives in a `using` local for this call.
         using var epsilon = eps.ToScalar();
         var input = x.to_type(ScalarType.Float32);
-        var normed = input * rsqrt(input.pow(2).mean([-1L], keepdim: true) + epsilon);
+        var normed = input * rsqrt(input.square().mean([-1L], keepdim: true).add_(epsilon));
         return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }
