@@ -18,16 +18,9 @@ public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
     /// <summary>The real 7M model (8 layers, hidden 256, 8 heads, byte-level BPE of 4096 ids).</summary>
     static readonly string RealModel = Path.GetFullPath(Path.Combine(DataDirectory.Resolve(), "..", "experiments", "models", "nasprune-tiny-llama-general"));
 
-    static readonly string Excerpt = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "wikitext2-valid-excerpt.txt"));
+    static readonly string Excerpt = GgufTestWindows.Excerpt;
 
-    const int WindowLength = 96, Windows = 2;
-
-    static int[][] FixedWindows()
-    {
-        var ids = TokenizerLoader.Load(RealModel).Encode(Excerpt);
-        Assert.True(ids.Length >= WindowLength * Windows, $"excerpt has {ids.Length} tokens");
-        return Enumerable.Range(0, Windows).Select(w => ids.Skip(w * WindowLength).Take(WindowLength).ToArray()).ToArray();
-    }
+    const int WindowLength = GgufTestWindows.Length;
 
     static string Export(LlamaForCausalLM model, GgufTensorType type = GgufTensorType.F32)
     {
@@ -41,7 +34,7 @@ public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
         GgufTensorType type = GgufTensorType.F32)
     {
         string path = Export(model, type);
-        try { LlamaCppAgreement.AssertAgrees(model, path, FixedWindows(), output, logitTolerance, pplTolerance); }
+        try { LlamaCppAgreement.AssertAgrees(model, path, GgufTestWindows.Fixed(), output, logitTolerance, pplTolerance); }
         finally { File.Delete(path); }
     }
 

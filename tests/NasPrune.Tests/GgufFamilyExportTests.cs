@@ -15,16 +15,7 @@ namespace NasPrune.Tests;
 /// </summary>
 public class GgufFamilyExportTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    /// <summary>The real 7M model's byte-level BPE (4096 ids): its tokenizer and its WikiText-2 windows.</summary>
-    static readonly string TokenizerDir = Path.GetFullPath(Path.Combine(DataDirectory.Resolve(), "..", "experiments", "models", "nasprune-tiny-llama-general"));
-
-    const int WindowLength = 96, Windows = 2;
-
-    static int[][] FixedWindows()
-    {
-        var ids = TokenizerLoader.Load(TokenizerDir).Encode(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "wikitext2-valid-excerpt.txt")));
-        return Enumerable.Range(0, Windows).Select(w => ids.Skip(w * WindowLength).Take(WindowLength).ToArray()).ToArray();
-    }
+    const int WindowLength = GgufTestWindows.Length;
 
     /// <summary>Qwen3 at test size with head_dim 12 ≠ hidden / heads, as Qwen3's own 128 ≠ 1024 / 16.</summary>
     static ModelConfig Qwen3(bool tied) =>
@@ -69,8 +60,8 @@ public class GgufFamilyExportTests(Xunit.Abstractions.ITestOutputHelper output)
         string path = Path.Combine(Path.GetTempPath(), $"nasprune-gguf-family-{Guid.NewGuid():N}.gguf");
         try
         {
-            GgufExport.Write(model, TokenizerDir, path, GgufTensorType.F32, "test");
-            LlamaCppAgreement.AssertAgrees(model, path, FixedWindows(), output);
+            GgufExport.Write(model, GgufTestWindows.TokenizerDir, path, GgufTensorType.F32, "test");
+            LlamaCppAgreement.AssertAgrees(model, path, GgufTestWindows.Fixed(), output);
         }
         finally { File.Delete(path); }
         return layout;
@@ -283,7 +274,7 @@ public class GgufFamilyExportTests(Xunit.Abstractions.ITestOutputHelper output)
         string path = Path.Combine(Path.GetTempPath(), $"nasprune-gguf-refused-{Guid.NewGuid():N}.gguf");
         try
         {
-            GgufExport.Write(model, TokenizerDir, path, GgufTensorType.F32, "test", layout);
+            GgufExport.Write(model, GgufTestWindows.TokenizerDir, path, GgufTensorType.F32, "test", layout);
             return LlamaCppAgreement.Refusal(path, WindowLength);
         }
         finally { File.Delete(path); }
