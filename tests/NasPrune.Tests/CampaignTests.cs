@@ -257,6 +257,24 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Contains("validation KL", File.ReadAllText(paths.Report));
     }
 
+    /// <summary>
+    /// A committed run resumes only if today's code records its YAML as the run recorded it (campaign.json's config):
+    /// a new derived property that leaks into the record would make every earlier run directory "another configuration".
+    /// </summary>
+    [Theory]
+    [InlineData("experiments/search/campaign-20-nll.yaml", "experiments/search/run-20-nll/seed-1", 1L)]
+    [InlineData("experiments/search/campaign-50-nll.yaml", "experiments/search/run-50-nll/seed-3", 3L)]
+    [InlineData("experiments/default/campaign.yaml", "experiments/default/run-20-main", null)]
+    public void CommittedRunsRecordTheConfigurationTodaysCodeRecords(string yaml, string run, long? seed)
+    {
+        string repo = Path.GetDirectoryName(DataDirectory.Resolve())!;
+        var config = CampaignConfig.Load(Path.Combine(repo, yaml));
+        if (seed is long s) config = config.WithSeed(s);
+        var recorded = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(repo, run, "campaign.json")))!["config"];
+        var today = System.Text.Json.Nodes.JsonNode.Parse(config.ToRecord().GetRawText());
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(recorded, today), $"{run}: recorded {recorded!.ToJsonString()}\ntoday    {today!.ToJsonString()}");
+    }
+
     [Fact]
     public void TheObjectiveAndThePredictorTargetMustAgree()
     {

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using NasPrune.Common;
 using NasPrune.Common.Pairs;
@@ -111,10 +112,21 @@ public sealed class CampaignConfig
         Own("final", Final.Validate);
     }
 
-    /// <summary>The objective's name: nll unless the file says kl.</summary>
+    /// <summary>The objective: nll unless the file says kl.</summary>
     [JsonIgnore, YamlIgnore]
     public PredictorTarget ObjectiveTarget => Objective ?? PredictorTarget.Nll;
+
+    /// <summary>The objective's name, as reports and logs spell it (derived, so never written to campaign.json).</summary>
+    [JsonIgnore, YamlIgnore]
     public string ObjectiveName => ObjectiveTarget.Name();
+
+    /// <summary>
+    /// The configuration as campaign.json records it: every settable key, nothing derived. A rerun into the same run
+    /// directory must record the same, or it is refused as another configuration.
+    /// </summary>
+    public JsonElement ToRecord() => JsonSerializer.SerializeToElement(this, RecordJson);
+
+    static readonly JsonSerializerOptions RecordJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>A pair's value of the objective (lower is better).</summary>
     public double ObjectiveOf(PairRecord row) => PredictorTargets.Measured(row, ObjectiveTarget);

@@ -142,8 +142,7 @@ public static class CampaignPipeline
     /// <summary>campaign.json: the resolved configuration; a rerun with another configuration must not mix into this run.</summary>
     static void RecordCampaign(CampaignConfig c, CampaignPaths paths, PreparedModel prepared)
     {
-        var configJson = JsonSerializer.SerializeToElement(c, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
-        var record = new CampaignRecord(ProductVersion.Current, prepared.ModelDir, prepared.ModelHash, configJson);
+        var record = new CampaignRecord(ProductVersion.Current, prepared.ModelDir, prepared.ModelHash, c.ToRecord());
         string text = ReportJson.Serialize(record);
         if (File.Exists(paths.CampaignJson))
         {
