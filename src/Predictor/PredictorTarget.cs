@@ -35,10 +35,12 @@ public static class PredictorTargets
 
     public static string Names => string.Join(", ", All.Select(Name));
 
+    /// <summary>The target a name denotes, or null when none does.</summary>
+    public static PredictorTarget? Find(string? name) => All.Cast<PredictorTarget?>().FirstOrDefault(t => t!.Value.Name() == name);
+
     /// <summary>The target a name denotes; <paramref name="where"/> names the option or file field in the error.</summary>
     public static PredictorTarget Parse(string name, string where) =>
-        All.Cast<PredictorTarget?>().FirstOrDefault(t => t!.Value.Name() == name)
-        ?? throw new UserError($"{where}: '{name}' is not one of {Names}");
+        Find(name) ?? throw new UserError($"{where}: '{name}' is not one of {Names}");
 
     /// <summary>The measured value a target starts from: wikitext2_kl for kl, wikitext2_nll otherwise.</summary>
     public static double Measured(PairRecord row, PredictorTarget target)
@@ -99,8 +101,7 @@ public sealed class PredictorTargetJsonConverter : JsonConverter<PredictorTarget
     public override PredictorTarget Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         string? name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-        return PredictorTargets.All.Cast<PredictorTarget?>().FirstOrDefault(t => t!.Value.Name() == name)
-            ?? throw new JsonException($"predictor target '{name}' is not one of {PredictorTargets.Names}");
+        return PredictorTargets.Find(name) ?? throw new JsonException($"predictor target '{name}' is not one of {PredictorTargets.Names}");
     }
 
     public override void Write(Utf8JsonWriter writer, PredictorTarget value, JsonSerializerOptions options) =>
