@@ -51,7 +51,7 @@ public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
     public void DenseModelRunsInLlamaCppAsLlama()
     {
         using var model = Real();
-        Assert.True(GgufExport.IsUniform(model.Config));
+        Assert.True(GgufLayout.IsUniform(model.Config));
         AssertLlamaCppAgrees(model);
     }
 
@@ -60,7 +60,7 @@ public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         using var full = Real();
         using var model = Pruned(full, Enumerable.Repeat(new LayerShape(true, 6, 6, 512), 8).ToArray());
-        Assert.True(GgufExport.IsUniform(model.Config));
+        Assert.True(GgufLayout.IsUniform(model.Config));
         AssertLlamaCppAgrees(model);
     }
 
@@ -81,7 +81,7 @@ public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
             new LayerShape(true, 3, 3, 100),
             new LayerShape(true, 7, 7, 688),
             new LayerShape(true, 2, 2, 1));
-        Assert.False(GgufExport.IsUniform(model.Config));
+        Assert.False(GgufLayout.IsUniform(model.Config));
         AssertLlamaCppAgrees(model);
     }
 
