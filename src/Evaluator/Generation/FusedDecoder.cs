@@ -127,8 +127,8 @@ public sealed class FusedDecoder : IDisposable
             throw new ArgumentException($"sequence of {position + 1} tokens exceeds the cache's {cache.Capacity} positions");
         if (token < 0 || token >= config.VocabSize) throw new ArgumentException($"token {token} is outside the vocabulary of {config.VocabSize}");
         using var scope = NewDisposeScope();
-        // Scalars live exactly as long as this call: a Scalar field made while a caller's dispose scope is open is
-        // freed with that scope (see RmsNorm), and an implicit conversion may be finalized while libtorch reads it.
+        // Scalars live exactly as long as this call: an implicit conversion may be finalized while libtorch reads it
+        // (see RmsNorm).
         using var one = 1.0f.ToScalar();
         using var epsilon = eps.ToScalar();
         int threads = get_num_threads();
@@ -190,7 +190,7 @@ public sealed class FusedDecoder : IDisposable
     }
 
     /// <summary>RMSNorm of a float32 row without its weight (folded into the next matmul), as <see cref="RmsNorm"/> computes it.</summary>
-    static Tensor Normalized(Tensor x, Scalar epsilon) => x * x.square().mean([-1L], keepdim: true).add_(epsilon).rsqrt_();
+    static Tensor Normalized(Tensor x, Scalar epsilon) => x * (x * x).mean([-1L], keepdim: true).add_(epsilon).rsqrt_();
 
     public void Dispose()
     {

@@ -72,7 +72,7 @@ internal sealed class ActivationStatistics
         using var scope = NewDisposeScope();
         int heads = HeadNormSums[layer].Length;
         var o = merged.detach().to_type(ScalarType.Float32).reshape(-1, heads, headDim); // [tokens, heads, d]
-        Add(HeadNormSums[layer], CalibrationPass.ToDoubles(o.square().sum(2).sqrt().sum(dim: 0)));
+        Add(HeadNormSums[layer], CalibrationPass.ToDoubles((o * o).sum(2).sqrt().sum(dim: 0)));
         if (!gram) return;
         var perHead = o.transpose(0, 1); // [heads, tokens, d]
         var grams = CalibrationPass.ToDoubles(perHead.transpose(1, 2).bmm(perHead)); // [heads, d, d]
@@ -86,7 +86,7 @@ internal sealed class ActivationStatistics
         using var scope = NewDisposeScope();
         var a = activation.detach().to_type(ScalarType.Float32).reshape(-1, ChannelAbsSums[layer].Length); // [tokens, channels]
         Add(ChannelAbsSums[layer], CalibrationPass.ToDoubles(a.abs().sum(dim: 0)));
-        Add(ChannelSquareSums[layer], CalibrationPass.ToDoubles(a.square().sum(dim: 0)));
+        Add(ChannelSquareSums[layer], CalibrationPass.ToDoubles((a * a).sum(dim: 0)));
     }
 
     static void Add(double[] into, double[] values)

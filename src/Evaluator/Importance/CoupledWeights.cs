@@ -43,11 +43,11 @@ internal static class CoupledWeights
 
     /// <summary>Per head, ||W_o[:, head columns]||_F: the size of what the head writes into the residual stream.</summary>
     public static double[] OutputColumnNorms(LlamaAttention attn) =>
-        ColumnBlocks(attn.o_proj.weight!.detach().square(), attn.StoredHeads).Select(Math.Sqrt).ToArray();
+        ColumnBlocks(Squared(attn.o_proj.weight!.detach()), attn.StoredHeads).Select(Math.Sqrt).ToArray();
 
     /// <summary>Per channel, ||W_down[:, c]||.</summary>
     public static double[] DownColumnNorms(LlamaMlp mlp) =>
-        ColumnBlocks(mlp.down_proj.weight!.detach().square(), mlp.StoredChannels).Select(Math.Sqrt).ToArray();
+        ColumnBlocks(Squared(mlp.down_proj.weight!.detach()), mlp.StoredChannels).Select(Math.Sqrt).ToArray();
 
     /// <summary>Sums of a [blocks·k, ...] tensor (or [blocks·k] vector) over each of its <paramref name="blocks"/> row blocks.</summary>
     public static double[] RowBlocks(Tensor t, int blocks)
@@ -63,6 +63,9 @@ internal static class CoupledWeights
         using var scope = NewDisposeScope();
         return CalibrationPass.ToDoubles(t.to_type(ScalarType.Float64).reshape(t.shape[0], blocks, -1).sum(2).sum(dim: 0));
     }
+
+    /// <summary>w², elementwise, as w · w: TorchSharp's square() is pow(2), whose implicit Scalar may be finalized mid-call (see RmsNorm).</summary>
+    public static Tensor Squared(Tensor w) => w * w;
 
     public static double Mean(double[] values) => values.Length == 0 ? 0 : values.Average();
 

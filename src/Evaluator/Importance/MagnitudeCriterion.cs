@@ -17,7 +17,7 @@ public sealed class MagnitudeCriterion : IImportanceCriterion
     {
         var c = model.Config;
         using var _ = no_grad();
-        Func<Tensor, Tensor> squared = w => w.detach().square();
+        Func<Tensor, Tensor> squared = w => CoupledWeights.Squared(w.detach());
         var layers = model.Layers;
         var heads = layers.Select(l => l.self_attn is { } attn
             ? CoupledWeights.HeadSums(attn, c.HeadDim, c.GroupSize, squared).Select(Math.Sqrt).ToArray()

@@ -1,4 +1,5 @@
 using NasPrune.Common;
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -20,7 +21,12 @@ public static class Activations
     static Tensor GeluTanh(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var inner = Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x.pow(3));
-        return (0.5 * x * (1.0 + inner.tanh())).MoveToOuterDisposeScope();
+        // Explicit Scalars in `using` locals: an implicit one may be finalized while libtorch reads it (see RmsNorm).
+        using var cubic = 0.044715.ToScalar();
+        using var slope = Math.Sqrt(2.0 / Math.PI).ToScalar();
+        using var one = 1.0.ToScalar();
+        using var half = 0.5.ToScalar();
+        var inner = (x + (x * x * x).mul(cubic)).mul(slope);
+        return (x * inner.tanh().add(one)).mul(half).MoveToOuterDisposeScope();
     }
 }

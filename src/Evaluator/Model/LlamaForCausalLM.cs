@@ -32,14 +32,14 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        // No implicit Scalars here, the hottest small op of every forward. TorchSharp passes a Scalar's handle to
-        // libtorch without keeping the object alive, so an implicit one (`pow(2)`, `+ eps`) can be finalized by the
-        // GC mid-call: seen as "Unknown scalar type" in pow after ~10⁵ forwards of a campaign. A Scalar field is not
-        // safe either: one made while the model is built inside a caller's dispose scope is freed with that scope
-        // ("toFloat" check failure). So: square() needs no Scalar, and ε lives in a `using` local for this call.
+        // No implicit Scalars here, the hottest small op of every forward. TorchSharp does not track Scalars in dispose
+        // scopes, and passes a Scalar's handle to libtorch without keeping the object alive, so a temporary one can be
+        // finalized by the GC while libtorch reads it ("Unknown scalar type", "toFloat" check failures after ~10⁵
+        // forwards). TorchSharp's square() is pow(2), an implicit Scalar too, so the square is input * input; ε lives
+        // in a `using` local, alive until this call returns. ScalarLifetimeTests runs this under a collecting thread.
         using var epsilon = eps.ToScalar();
         var input = x.to_type(ScalarType.Float32);
-        var normed = input * rsqrt(input.square().mean([-1L], keepdim: true).add_(epsilon));
+        var normed = input * rsqrt((input * input).mean([-1L], keepdim: true).add_(epsilon));
         return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using NasPrune.Evaluator.Model;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -74,7 +75,8 @@ public static class KlDivergence
     public static Tensor TailLogMass(Tensor logP, Tensor ids)
     {
         using var scope = NewDisposeScope();
-        var masked = logP.scatter(1, ids, full_like(ids, double.NegativeInfinity, dtype: logP.dtype));
+        using var negativeInfinity = double.NegativeInfinity.ToScalar(); // alive through the call (see RmsNorm)
+        var masked = logP.scatter(1, ids, full_like(ids, negativeInfinity, dtype: logP.dtype));
         return masked.logsumexp(1).MoveToOuterDisposeScope();
     }
 }

@@ -40,13 +40,17 @@ public sealed class LoraAdapter : IDisposable
     public Tensor Delta(Tensor x)
     {
         using var scope = NewDisposeScope();
+        // Explicit Scalars in `using` locals: an implicit one may be finalized while libtorch reads it (see RmsNorm).
+        using var scale = Scale.ToScalar();
         var h = x.to(ScalarType.Float32);
         if (Training && Dropout > 0)
         {
-            var keep = rand(h.shape, dtype: ScalarType.Float32, generator: dropoutGenerator).to(h.device) >= Dropout;
-            h = h * keep / (1 - Dropout);
+            using var dropout = Dropout.ToScalar();
+            using var keptShare = (1 - Dropout).ToScalar();
+            var keep = rand(h.shape, dtype: ScalarType.Float32, generator: dropoutGenerator).to(h.device).ge(dropout);
+            h = (h * keep).div(keptShare);
         }
-        var delta = F.linear(F.linear(h, A), B) * Scale;
+        var delta = F.linear(F.linear(h, A), B).mul(scale);
         return delta.to(x.dtype).MoveToOuterDisposeScope();
     }
 
@@ -54,7 +58,8 @@ public sealed class LoraAdapter : IDisposable
     public Tensor WeightDelta()
     {
         using var _ = no_grad();
-        return B.mm(A).mul_(Scale);
+        using var scale = Scale.ToScalar();
+        return B.mm(A).mul_(scale);
     }
 
     public void Dispose()

@@ -34,7 +34,7 @@ sealed class OutputProjectionFit : IDisposable
         var y64 = y.reshape(-1, cross.shape[1]).to(ScalarType.Float64, gram.device);
         gram.add_(x64.t().mm(x64));
         cross.add_(x64.t().mm(y64));
-        targetSquares += y64.square().sum().item<double>();
+        targetSquares += (y64 * y64).sum().item<double>();
         Tokens += x64.shape[0];
     }
 
