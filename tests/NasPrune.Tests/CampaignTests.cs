@@ -276,6 +276,34 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     }
 
     [Fact]
+    public void ASeqLenShorterThanTheContextIsWhatEveryStageMeasuresWith()
+    {
+        var paths = new CampaignPaths(root);
+        var config = TinyConfig();
+        config.SeqLen = 16; // the tiny model's context is 32
+        config.Final = config.Final with { BlimpLimit = 0 };
+        var results = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
+
+        Assert.Equal(16, results.SeqLen);
+        var measured = PairStore.ReadAll(paths.Pairs).Concat(PairStore.ReadAll(paths.Screens)).ToList();
+        Assert.NotEmpty(measured);
+        Assert.All(measured, p => Assert.Equal(16, p.EvalSeqLen));
+        // Final FLOPs are per token of a 16-token window (attention grows with the window).
+        var dense = results.Rows.Single(r => r.Method == CampaignMethod.Dense);
+        using (var model = Evaluator.Checkpoints.HfCheckpoint.LoadModel(tiny.Dir, CPU))
+            Assert.Equal(model.Config.ForwardFlopsPerToken(16), dense.FlopsPerToken, 6);
+        // The key is recorded, so a rerun with another seq_len is refused as another configuration.
+        Assert.Contains("\"seq_len\": 16", File.ReadAllText(paths.CampaignJson));
+        config.SeqLen = 8;
+        Assert.Throws<UserError>(() => CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance));
+
+        // Too short a window is refused when the file is read, naming the key.
+        string path = Path.Combine(root, "c.yaml");
+        File.WriteAllText(path, "seq_len: 1\n");
+        Assert.Contains("seq_len", Assert.Throws<UserError>(() => CampaignConfig.Load(path)).Message);
+    }
+
+    [Fact]
     public void TheObjectiveAndThePredictorTargetMustAgree()
     {
         Directory.CreateDirectory(root);

@@ -250,6 +250,9 @@ public sealed class ImportanceTests : IDisposable
         // SeqLen 0 means the model's context length.
         Assert.Equal(32, CalibrationData.FromTokens(ids, settings with { SeqLen = 0 }, contextLength: 32).SeqLen);
         Assert.Throws<UserError>(() => CalibrationData.FromTokens(ids, settings with { Sequences = 40 }, contextLength: 64));
+        // A window longer than the model's context is refused with the limit named, before any forward pass.
+        var tooLong = Assert.Throws<UserError>(() => CalibrationData.FromTokens(ids, settings with { SeqLen = 65 }, contextLength: 64));
+        Assert.Contains("max_position_embeddings 64", tooLong.Message);
     }
 
     [Fact]

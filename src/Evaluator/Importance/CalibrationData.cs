@@ -60,8 +60,10 @@ public sealed class CalibrationData
         int count = settings.Sequences;
         if (count <= 0) throw new UserError($"calibration settings: sequences must be positive, got {count}");
         if (seqLen < 2) throw new UserError($"calibration settings: seq_len {seqLen} is too short (at least 2 tokens)");
+        if (seqLen > contextLength)
+            throw new UserError($"calibration settings: seq_len {seqLen} exceeds the model's context length (max_position_embeddings {contextLength})");
         if ((long)count * seqLen > ids.Count)
-            throw new UserError($"{source}: {ids.Count} tokens are too few for {count} calibration windows of {seqLen} tokens");
+            throw new UserError($"{source}: {ids.Count} tokens are too few for {count} calibration windows of {seqLen} tokens; choose a shorter seq_len");
 
         var starts = DrawStarts(ids.Count, count, seqLen, settings.Seed);
         var windows = starts.Select(start =>

@@ -34,6 +34,14 @@ public sealed class CampaignConfig
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public PredictorTarget? Objective { get; set; }
+    /// <summary>
+    /// Tokens per window of calibration, pairs, screens and final perplexities; null = the model's context
+    /// (max_position_embeddings). Real checkpoints' contexts (32,768 for Qwen2.5) leave too few windows of the shipped
+    /// text, so a campaign at a real shape names a shorter one. Null is not written into campaign.json, so runs
+    /// recorded before the key existed still resume.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? SeqLen { get; set; }
     public InitialPairsOptions Pairs { get; set; } = new();
     public PredictorOptions Predictor { get; set; } = new();
     public ShrinkOptions Shrink { get; set; } = new();
@@ -96,6 +104,7 @@ public sealed class CampaignConfig
         Check(!string.IsNullOrWhiteSpace(Name) && Name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0, "name", "a plain folder name");
         Check(Remove > 0 && Remove < 1, "remove", "must lie in (0, 1)");
         Check(BandWidth > 0 && BandWidth < 1 - Remove, "band_width", "must be positive and below the kept share");
+        Check(SeqLen is null or >= 2, "seq_len", "at least 2 tokens (empty: the model's context length)");
         Check(ObjectiveTarget is PredictorTarget.Nll or PredictorTarget.Kl, "objective", "nll or kl");
         Check((ObjectiveTarget == PredictorTarget.Kl) == (Predictor.Target == PredictorTarget.Kl), "predictor.target",
             ObjectiveTarget == PredictorTarget.Kl ? "must be kl when the objective is kl (the predictor learns what the search minimises)" : "kl needs objective: kl");

@@ -25,7 +25,7 @@ public static class CampaignPipeline
     {
         c.Validate("campaign config");
         string modelDir = Path.GetFullPath(c.Model ?? DataDirectory.DefaultModel(dataDir));
-        var calibration = new CalibrationSettings(Seed: c.Pairs.CalibrationSeed);
+        var calibration = new CalibrationSettings(SeqLen: c.SeqLen ?? 0, Seed: c.Pairs.CalibrationSeed);
         Directory.CreateDirectory(paths.Root);
         reporter.Log($"campaign {c.Name}: {paths.Root}");
 
@@ -129,7 +129,7 @@ public static class CampaignPipeline
         if (!File.Exists(paths.Continuations))
             JsonFile.Save(paths.Continuations, timings.Time("continuations", () =>
                 GreedyContinuations.Make(prepared, methods.Select(m => (m.Method, m.Arch)).ToList(), reporter)));
-        var results = new CampaignResults(modelDir, prepared.ModelHash, c.Remove, c.Criterion, "test", baseConfig.MaxPositionEmbeddings,
+        var results = new CampaignResults(modelDir, prepared.ModelHash, c.Remove, c.Criterion, "test", prepared.SeqLen,
             c.Final.MaxWindows, c.Final.BlimpLimit, c.Final.MmluLimit, c.Final.ZeroshotLimit, rows, c.ObjectiveName,
             PerplexityTask.All.ToDictionary(t => t.Name, t => t.Description)).WithConfidence(paths, c.Seed);
         results.Save(paths.Results);

@@ -42,7 +42,7 @@ public sealed class FinalVerification(PreparedModel prepared, FinalVerificationO
             if (exportDir is not null && extracted is not null)
                 ModelExport.Write(prepared, extracted, architecture!, exportDir, ExportFormat.HuggingFace);
             var config = model.Config;
-            int seq = config.MaxPositionEmbeddings;
+            int seq = prepared.SeqLen; // the campaign's seq_len, else the model's context
             var ppl = CandidatePipeline.Perplexities(prepared, model, Split.Test, options.MaxWindows, $"{method.Key()}/{recovery.Name}", reporter)
                 .ToDictionary(p => p.Task);
             double wiki = ppl[PerplexityTask.WikiText2.Name].Ppl, ptb = ppl[PerplexityTask.Ptb.Name].Ppl, heldout = ppl[PerplexityTask.HeldOut.Name].Ppl;
