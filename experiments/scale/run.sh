@@ -45,7 +45,7 @@ for shape in "${shapes[@]}"; do
     model="$ROOT/data/models/nasprune-tiny-llama"
   else
     model="$WORK/$shape"
-    rm -rf "$model"
+    [[ "$SKIP" == *" synth "* ]] || rm -rf "$model"   # a skipped synth keeps the checkpoint already there
     stage synth "${NP[@]}" synth --shape "$shape" --out "$model" --json || continue
   fi
   rm -rf "$model/.nasprune" "$WORK/$shape-pairs" "$WORK/$shape-synth-pairs" "$WORK/$shape-pruned" "$WORK/$shape-gguf" "$WORK/$shape-predictor".*
@@ -64,6 +64,9 @@ for shape in "${shapes[@]}"; do
   stage eval-exported "${NP[@]}" eval --model "$WORK/$shape-pruned" --task wikitext2 --split validation --seq-len "$SEQ" --max-windows 2 --json
   stage export-gguf "${NP[@]}" prune --model "$model" --uniform --remove 0.2 --criterion activation --calibration-sequences "$CAL" \
     --seq-len "$SEQ" --eval-windows 1 --format gguf --out "$WORK/$shape-gguf" --json
+  sed -e "s|^model: .*|model: $model|" -e "s|^seq_len: .*|seq_len: $SEQ|" -e "s|^  calibration_sequences: .*|  calibration_sequences: $CAL|" "$ROOT/experiments/scale/campaign.yaml" > "$WORK/$shape-campaign.yaml"
+  rm -rf "$WORK/$shape-campaign"
+  stage campaign "${NP[@]}" campaign --config "$WORK/$shape-campaign.yaml" --out "$WORK/$shape-campaign" --json
   stage generate "${NP[@]}" generate --model "$model" --prompt "The history of the city" --max-new-tokens 8 --temperature 0 --json
   [ "$shape" != embedded ] && [ -z "${SCALE_KEEP:-}" ] && rm -rf "$WORK/$shape-pruned" "$WORK/$shape-gguf"
 done

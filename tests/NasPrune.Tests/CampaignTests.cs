@@ -232,7 +232,8 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
 
         // The shipped configurations load.
         string repo = Path.GetDirectoryName(DataDirectory.Resolve())!;
-        foreach (var shipped in new[] { "experiments/default/campaign.yaml", "experiments/default/campaign-50.yaml", "experiments/default/campaign-overnight-gpu.yaml" })
+        foreach (var shipped in new[] { "experiments/default/campaign.yaml", "experiments/default/campaign-50.yaml", "experiments/default/campaign-overnight-gpu.yaml",
+                     "experiments/search/campaign-20-kl.yaml", "experiments/search/campaign-50-kl.yaml", "experiments/scale/campaign.yaml" })
             CampaignConfig.Load(Path.Combine(repo, shipped));
     }
 
@@ -281,6 +282,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         var paths = new CampaignPaths(root);
         var config = TinyConfig();
         config.SeqLen = 16; // the tiny model's context is 32
+        config.Pairs = config.Pairs with { CalibrationSequences = 8 };
         config.Final = config.Final with { BlimpLimit = 0 };
         var results = CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance);
 
@@ -294,6 +296,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
             Assert.Equal(model.Config.ForwardFlopsPerToken(16), dense.FlopsPerToken, 6);
         // The key is recorded, so a rerun with another seq_len is refused as another configuration.
         Assert.Contains("\"seq_len\": 16", File.ReadAllText(paths.CampaignJson));
+        Assert.Contains("\"calibration_sequences\": 8", File.ReadAllText(paths.CampaignJson));
         config.SeqLen = 8;
         Assert.Throws<UserError>(() => CampaignPipeline.Run(config, paths, DataDirectory.Resolve(), CPU, SilentProgress.Instance));
 

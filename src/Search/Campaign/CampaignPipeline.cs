@@ -26,6 +26,7 @@ public static class CampaignPipeline
         c.Validate("campaign config");
         string modelDir = Path.GetFullPath(c.Model ?? DataDirectory.DefaultModel(dataDir));
         var calibration = new CalibrationSettings(SeqLen: c.SeqLen ?? 0, Seed: c.Pairs.CalibrationSeed);
+        if (c.Pairs.CalibrationSequences is int sequences) calibration = calibration with { Sequences = sequences };
         Directory.CreateDirectory(paths.Root);
         reporter.Log($"campaign {c.Name}: {paths.Root}");
 

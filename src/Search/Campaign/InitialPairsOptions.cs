@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using NasPrune.Common;
 
 namespace NasPrune.Search.Campaign;
@@ -11,10 +12,17 @@ public sealed record InitialPairsOptions
     public int Windows { get; init; } = 32;
     public long WindowSeed { get; init; } = 1234;
     public long CalibrationSeed { get; init; } = 1234;
+    /// <summary>
+    /// Validation windows the importance criterion is calibrated on; null = 32. At real shapes each costs a forward of
+    /// seq_len tokens through the whole model. Null is not written into campaign.json, so older runs still resume.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? CalibrationSequences { get; init; }
 
     public void Validate()
     {
         if (Count < 10) throw new UserError($"count {Count}: at least 10 pairs");
         if (Windows < 1) throw new UserError($"windows {Windows}: must be positive");
+        if (CalibrationSequences is < 1) throw new UserError($"calibration_sequences {CalibrationSequences}: must be positive (empty: 32)");
     }
 }
