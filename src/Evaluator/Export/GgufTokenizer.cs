@@ -18,6 +18,10 @@ public static class GgufTokenizer
     const string Llama3Regex =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+    /// <summary>Qwen2's Split regex (Qwen2, Qwen2.5, Qwen3): LLaMA-3's with single digits; llama.cpp's "qwen2".</summary>
+    const string Qwen2Regex =
+        @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
     /// <summary>Adds the tokenizer's metadata; returns the token texts written, in id order.</summary>
     public static IReadOnlyList<string> AddMetadata(GgufWriter writer, string modelDir, ModelConfig config)
     {
@@ -70,17 +74,23 @@ public static class GgufTokenizer
     /// <summary>llama.cpp's name for the pre-tokenizer (its <c>tokenizer.ggml.pre</c>), from tokenizer.json's.</summary>
     static string PreTokenizerName(JsonElement root, string path)
     {
-        if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)
-            throw new UserError($"{path}: a normalizer has no GGUF equivalent for byte-level BPE");
+        // NFC (Qwen's tokenizers) is exported as convert_hf_to_gguf.py exports it: llama.cpp does not normalize, so
+        // its ids equal ours on NFC text (the shipped evaluation text is; GgufFamilyExportTests checks) and may
+        // differ on decomposed input.
+        bool nfc = Tokenization.TokenizerLoader.Normalization(root, path) is not null;
         var pre = root.GetProperty("pre_tokenizer");
         string type = pre.GetProperty("type").GetString() ?? "";
-        if (type == "ByteLevel" && Flag(pre, "use_regex", true) && !Flag(pre, "add_prefix_space", false))
+        if (type == "ByteLevel" && Flag(pre, "use_regex", true) && !Flag(pre, "add_prefix_space", false) && !nfc)
             return "gpt-2";
         if (type == "Sequence" && pre.GetProperty("pretokenizers") is { ValueKind: JsonValueKind.Array } steps && steps.GetArrayLength() == 2
             && steps[0].TryGetProperty("pattern", out var pattern) && pattern.TryGetProperty("Regex", out var regex)
-            && regex.GetString() == Llama3Regex && steps[1].GetProperty("type").GetString() == "ByteLevel" && !Flag(steps[1], "use_regex", true))
-            return "llama-bpe";
-        throw new UserError($"{path}: pre_tokenizer has no llama.cpp equivalent (GPT-2 ByteLevel and the LLaMA-3 split are exported)");
+            && steps[1].GetProperty("type").GetString() == "ByteLevel" && !Flag(steps[1], "use_regex", true))
+        {
+            if (regex.GetString() == Llama3Regex && !nfc) return "llama-bpe";
+            if (regex.GetString() == Qwen2Regex && nfc) return "qwen2";
+        }
+        throw new UserError($"{path}: pre_tokenizer{(nfc ? " with the NFC normalizer" : "")} has no llama.cpp equivalent " +
+            "(exported: GPT-2's ByteLevel, LLaMA-3's split, and Qwen2's split with NFC)");
     }
 
     static bool Flag(JsonElement e, string name, bool otherwise) =>

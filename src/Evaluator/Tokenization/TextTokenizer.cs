@@ -48,8 +48,12 @@ public sealed class TextTokenizer
     /// <summary>The file it was read from (tokenizer.json or tokenizer.model), for errors that name it.</summary>
     public string SourcePath { get; init; } = "";
 
+    /// <summary>Unicode normalization applied before encoding (NFC for Qwen's tokenizers), or none.</summary>
+    public System.Text.NormalizationForm? Normalization { get; init; }
+
     public int[] Encode(string text)
     {
+        if (Normalization is { } form && !text.IsNormalized(form)) text = text.Normalize(form);
         if (_wholePieceIds is null || Tokenizer.PreTokenizer is null)
             return Tokenizer.EncodeToIds(text).ToArray();
 

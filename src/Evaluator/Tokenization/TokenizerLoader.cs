@@ -70,11 +70,12 @@ public static class TokenizerLoader
     {
         foreach (string field in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
         {
-            if (model.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null)
+            // Qwen's files write "" for both, which means none.
+            if (model.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null
+                && !(value.ValueKind == JsonValueKind.String && value.GetString() == ""))
                 throw new UserError($"{path}: model.{field} is not supported for byte-level BPE");
         }
-        if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)
-            throw new UserError($"{path}: normalizer is not supported for byte-level BPE (expected null)");
+        var normalization = Normalization(root, path);
 
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in Field(model, "vocab", JsonValueKind.Object, path, "model.vocab").EnumerateObject())
@@ -126,9 +127,23 @@ public static class TokenizerLoader
         bool ignoreMerges = model.TryGetProperty("ignore_merges", out var ignore) && ignore.ValueKind == JsonValueKind.True;
         return new TextTokenizer(tokenizer, vocabSize, endOfText, ignoreMerges ? vocab : null)
         {
-            Description = $"tokenizer.json (byte-level BPE, {vocabSize} ids)",
+            Description = $"tokenizer.json (byte-level BPE{(normalization is null ? "" : ", NFC")}, {vocabSize} ids)",
             SourcePath = path,
+            Normalization = normalization,
         };
+    }
+
+    /// <summary>
+    /// The Unicode normalization a byte-level BPE tokenizer.json applies before splitting: none (GPT-2, LLaMA-3,
+    /// NasPrune's own) or NFC (Qwen2, Qwen2.5, Qwen3). Any other normalizer would change the text in ways this loader
+    /// does not reproduce, so it is refused.
+    /// </summary>
+    public static System.Text.NormalizationForm? Normalization(JsonElement root, string path)
+    {
+        if (!root.TryGetProperty("normalizer", out var normalizer) || normalizer.ValueKind == JsonValueKind.Null) return null;
+        string? type = normalizer.ValueKind == JsonValueKind.Object && normalizer.TryGetProperty("type", out var t) ? t.GetString() : null;
+        return type == "NFC" ? System.Text.NormalizationForm.FormC
+            : throw new UserError($"{path}: normalizer {type ?? normalizer.ValueKind.ToString()} is not supported for byte-level BPE (null or NFC)");
     }
 
     private static TextTokenizer LoadSentencePiece(string path)
