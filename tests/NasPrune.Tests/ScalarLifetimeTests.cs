@@ -8,11 +8,11 @@ namespace NasPrune.Tests;
 
 /// <summary>
 /// TorchSharp passes a Scalar's native handle to libtorch without keeping the Scalar alive, and does not track Scalars
-/// in dispose scopes, so a temporary Scalar (an implicit conversion, or TorchSharp's own square() = pow(2)) can be
-/// finalized while libtorch reads it. A long campaign crashed that way ("Unknown scalar type" in RmsNorm's pow). These
-/// tests run the hot paths thousands of times while another thread collects garbage and runs finalizers without pause:
-/// a temporary Scalar in them fails within a few thousand calls (x.square() alone fails within ~10⁴), and every
-/// result must equal the one computed before the stress began.
+/// in dispose scopes, so a temporary Scalar (an implicit conversion; TorchSharp's own square() = pow(2); the alpha of 1
+/// that <c>a + b</c> and add_(s) make) can be finalized while libtorch reads it (see KeptScalars). CI and a long
+/// campaign crashed that way. These tests run the hot paths thousands of times while another thread collects garbage
+/// and runs finalizers without pause: a temporary Scalar in them fails within a few thousand calls (x.square() alone
+/// within ~10⁴), and every result must equal the one computed before the stress began.
 /// </summary>
 public sealed class ScalarLifetimeTests
 {

@@ -3,6 +3,7 @@ using NasPrune.Evaluator.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using NasPrune.Evaluator.Runtime;
 
 namespace NasPrune.Evaluator.Generation;
 
@@ -12,7 +13,9 @@ namespace NasPrune.Evaluator.Generation;
 /// a single token, equal up to float rounding, in about a third of the tensor operations:
 /// <list type="bullet">
 /// <item>q/k/v and gate/up are one matmul each (the active rows of the per-layer weights, concatenated once);</item>
-/// <item>the residual stream is one [1, hidden] buffer updated in place by <c>addmm_</c> (o_proj, down_proj);</item>
+/// <item>on the CPU every matmul is a matrix-vector product of <see cref="MatVec"/> (libtorch's general matmul runs
+/// these at a fraction of the machine's rate); the residual stream is one [1, hidden] buffer that o_proj and down_proj
+/// accumulate into in place;</item>
 /// <item>grouped-query attention without <c>repeat_interleave</c>: a layer's query heads are viewed as
 /// [kv heads, group, head_dim], so two batched matmuls over the kv heads (scores, then values) serve every query head
 /// of a group from its shared cached keys and values; one new token attends to every cached key, so no mask. The
@@ -25,9 +28,10 @@ namespace NasPrune.Evaluator.Generation;
 /// small operations instead of five (17 fewer per token on the embedded model; per-token dispatch, not arithmetic,
 /// is what a 7 M-parameter decode step costs).</item>
 /// </list>
-/// The evaluation forward pass is untouched (prefill still goes through it and fills the same cache). The fused
-/// weights are copies: for a 1.1 B model about 2.8 GB beside the 4.4 GB of F32 weights (the LM head with the final
-/// norm folded in included), released by Dispose.
+/// The evaluation forward pass is untouched (prefill still goes through it and fills the same cache). The fused q/k/v
+/// and gate/up weights and the LM head (norm weights folded in) are copies, released by Dispose: 2.75 GB for
+/// TinyLlama-1.1B's shape beside its 4.4 GB of F32 weights. o_proj and down_proj are the model's own weights unless
+/// pruning cut their columns.
 /// </summary>
 public sealed class FusedDecoder : IDisposable
 {
@@ -35,8 +39,9 @@ public sealed class FusedDecoder : IDisposable
     {
         public int Index, Heads, KvHeads;
         public int? Window;
-        public Tensor? Qkv, QkvBias, OutputT, OutputBias;
-        public Tensor? GateUp, GateUpBias, DownT, DownBias;
+        // Row-major [out, in], as the matrix-vector products read them.
+        public Tensor? Qkv, QkvBias, Output, OutputBias;
+        public Tensor? GateUp, GateUpBias, Down, DownBias;
         public long Channels;
     }
 
@@ -46,6 +51,7 @@ public sealed class FusedDecoder : IDisposable
     readonly ModelConfig config;
     readonly Func<Tensor, Tensor> activation;
     readonly double eps;
+    readonly bool onCpu;
 
     /// <summary>Why <paramref name="model"/>'s current state cannot take the fast path, or null when it can.</summary>
     public static string? Unsupported(LlamaForCausalLM model)
@@ -67,9 +73,14 @@ public sealed class FusedDecoder : IDisposable
         activation = Activations.For(config.HiddenAct);
         eps = config.RmsNormEps;
         using var _ = no_grad();
-        embedding = model.model.embed_tokens.weight!;
+        // Temporaries belong to this scope: freed here rather than by finalizers, and referenced until then (a
+        // temporary outside any scope can be finalized while libtorch still reads it). Own detaches what is kept;
+        // a module's weight getter may hand out a new wrapper registered here, so kept model tensors are detached too.
+        using var scope = NewDisposeScope();
+        embedding = model.model.embed_tokens.weight!.DetachFromDisposeScope();
         head = Own((model.lm_head?.weight ?? embedding) * model.model.norm.weight);
         var device = embedding.device;
+        onCpu = device.type == DeviceType.CPU;
         var (c, s) = Rotary.Tables(config, config.MaxPositionEmbeddings, device);
         long half = config.HeadDim / 2;
         cos = Own(c);
@@ -93,8 +104,8 @@ public sealed class FusedDecoder : IDisposable
                     * l.input_layernorm!.weight);
                 if (a.q_proj.bias is not null)
                     layer.QkvBias = Own(cat([a.q_proj.bias.narrow(0, 0, q) * scale, a.k_proj.bias!.narrow(0, 0, kv), a.v_proj.bias!.narrow(0, 0, kv)], 0));
-                layer.OutputT = Own(a.o_proj.weight!.narrow(1, 0, q).t().contiguous());
-                layer.OutputBias = a.o_proj.bias;
+                layer.Output = Own(a.o_proj.weight!.narrow(1, 0, q).contiguous());
+                layer.OutputBias = a.o_proj.bias?.DetachFromDisposeScope();
             }
             if (shape.Ffn > 0)
             {
@@ -102,8 +113,8 @@ public sealed class FusedDecoder : IDisposable
                 long n = shape.Ffn;
                 layer.GateUp = Own(cat([m.gate_proj.weight!.narrow(0, 0, n), m.up_proj.weight!.narrow(0, 0, n)], 0) * l.post_attention_layernorm!.weight);
                 if (m.gate_proj.bias is not null) layer.GateUpBias = Own(cat([m.gate_proj.bias.narrow(0, 0, n), m.up_proj.bias!.narrow(0, 0, n)], 0));
-                layer.DownT = Own(m.down_proj.weight!.narrow(1, 0, n).t().contiguous());
-                layer.DownBias = m.down_proj.bias;
+                layer.Down = Own(m.down_proj.weight!.narrow(1, 0, n).contiguous());
+                layer.DownBias = m.down_proj.bias?.DetachFromDisposeScope();
             }
             layers.Add(layer);
         }
@@ -128,7 +139,7 @@ public sealed class FusedDecoder : IDisposable
         if (token < 0 || token >= config.VocabSize) throw new ArgumentException($"token {token} is outside the vocabulary of {config.VocabSize}");
         using var scope = NewDisposeScope();
         // Scalars live exactly as long as this call: an implicit conversion may be finalized while libtorch reads it
-        // (see RmsNorm).
+        // (see KeptScalars).
         using var one = 1.0f.ToScalar();
         using var epsilon = eps.ToScalar();
         int threads = get_num_threads();
@@ -144,7 +155,7 @@ public sealed class FusedDecoder : IDisposable
             {
                 using var attentionScope = NewDisposeScope();
                 int heads = layer.Heads, kvHeads = layer.KvHeads;
-                var qkv = F.linear(Normalized(h, epsilon), layer.Qkv, layer.QkvBias);
+                var qkv = Linear(Normalized(h, epsilon), layer.Qkv, layer.QkvBias, threads);
                 mark?.Invoke("attention: norm, qkv matmul");
                 // q and k rows, [heads + kv heads, d], rotated together.
                 var qk = qkv.narrow(1, 0, (long)(heads + kvHeads) * d).view(heads + kvHeads, d);
@@ -166,31 +177,45 @@ public sealed class FusedDecoder : IDisposable
                 try { attended = q.bmm(keys.transpose(1, 2)).softmax(-1).bmm(values).view(1, (long)heads * d); }
                 finally { if (threads > 1) set_num_threads(threads); }
                 mark?.Invoke("attention: scores, softmax, values");
-                h.addmm_(attended, layer.OutputT!);
-                if (layer.OutputBias is not null) h.add_(layer.OutputBias);
+                AddLinear(h, attended, layer.Output!, layer.OutputBias, threads);
                 mark?.Invoke("attention: o_proj + residual");
             }
             if (layer.GateUp is not null)
             {
                 using var mlpScope = NewDisposeScope();
                 long n = layer.Channels;
-                var gateUp = F.linear(Normalized(h, epsilon), layer.GateUp, layer.GateUpBias);
+                var gateUp = Linear(Normalized(h, epsilon), layer.GateUp, layer.GateUpBias, threads);
                 mark?.Invoke("mlp: norm, gate/up matmul");
                 var hidden = activation(gateUp.narrow(1, 0, n)).mul_(gateUp.narrow(1, n, n));
                 mark?.Invoke("mlp: activation");
-                h.addmm_(hidden, layer.DownT!);
-                if (layer.DownBias is not null) h.add_(layer.DownBias);
+                AddLinear(h, hidden, layer.Down!, layer.DownBias, threads);
                 mark?.Invoke("mlp: down_proj + residual");
             }
         }
-        var logits = F.linear(Normalized(h, epsilon), head);
+        var logits = Linear(Normalized(h, epsilon), head, null, threads);
         mark?.Invoke("final norm, lm_head");
         cache.Length = position + 1;
         return logits.MoveToOuterDisposeScope();
     }
 
+    /// <summary>x·Wᵀ (+ b) for the row x [1, in] and W [out, in].</summary>
+    Tensor Linear(Tensor x, Tensor weight, Tensor? bias, int threads)
+    {
+        if (!onCpu) return F.linear(x, weight, bias);
+        var y = empty(1, weight.shape[0], dtype: ScalarType.Float32);
+        MatVec.Multiply(weight, x, y, bias, accumulate: false, threads);
+        return y;
+    }
+
+    /// <summary>h += x·Wᵀ (+ b), in place.</summary>
+    void AddLinear(Tensor h, Tensor x, Tensor weight, Tensor? bias, int threads)
+    {
+        if (onCpu) MatVec.Multiply(weight, x, h, bias, accumulate: true, threads);
+        else h.PlusInPlace(F.linear(x, weight, bias));
+    }
+
     /// <summary>RMSNorm of a float32 row without its weight (folded into the next matmul), as <see cref="RmsNorm"/> computes it.</summary>
-    static Tensor Normalized(Tensor x, Scalar epsilon) => x * (x * x).mean([-1L], keepdim: true).add_(epsilon).rsqrt_();
+    static Tensor Normalized(Tensor x, Scalar epsilon) => x * (x * x).mean([-1L], keepdim: true).PlusInPlace(epsilon).rsqrt_();
 
     public void Dispose()
     {

@@ -1,6 +1,7 @@
 using NasPrune.Evaluator.Model;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using NasPrune.Evaluator.Runtime;
 
 namespace NasPrune.Evaluator.Importance;
 
@@ -33,7 +34,7 @@ internal sealed class BlockInfluence : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var cos = F.cosine_similarity(input.detach().to_type(ScalarType.Float32), output.detach().to_type(ScalarType.Float32), dim: -1);
-        sums[layer] += (1 - cos).sum().to_type(ScalarType.Float64).item<double>();
+        sums[layer] += cos.neg().PlusInPlace(KeptScalars.One).sum().to_type(ScalarType.Float64).item<double>();
         tokens[layer] += cos.numel();
     }
 

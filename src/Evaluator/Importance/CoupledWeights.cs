@@ -64,7 +64,7 @@ internal static class CoupledWeights
         return CalibrationPass.ToDoubles(t.to_type(ScalarType.Float64).reshape(t.shape[0], blocks, -1).sum(2).sum(dim: 0));
     }
 
-    /// <summary>w², elementwise, as w · w: TorchSharp's square() is pow(2), whose implicit Scalar may be finalized mid-call (see RmsNorm).</summary>
+    /// <summary>w², elementwise, as w · w: TorchSharp's square() is pow(2), whose implicit Scalar may be finalized mid-call (see KeptScalars).</summary>
     public static Tensor Squared(Tensor w) => w * w;
 
     public static double Mean(double[] values) => values.Length == 0 ? 0 : values.Average();

@@ -2,6 +2,7 @@ using NasPrune.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using NasPrune.Evaluator.Runtime;
 
 namespace NasPrune.Evaluator.Model;
 
@@ -21,12 +22,12 @@ public static class Activations
     static Tensor GeluTanh(Tensor x)
     {
         using var scope = NewDisposeScope();
-        // Explicit Scalars in `using` locals: an implicit one may be finalized while libtorch reads it (see RmsNorm).
+        // Scalars in `using` locals and kept alphas: a temporary one may be freed while libtorch reads it (see KeptScalars).
         using var cubic = 0.044715.ToScalar();
         using var slope = Math.Sqrt(2.0 / Math.PI).ToScalar();
         using var one = 1.0.ToScalar();
         using var half = 0.5.ToScalar();
-        var inner = (x + (x * x * x).mul(cubic)).mul(slope);
-        return (x * inner.tanh().add(one)).mul(half).MoveToOuterDisposeScope();
+        var inner = x.Plus((x * x * x).mul(cubic)).mul(slope);
+        return (x * inner.tanh().PlusInPlace(one)).mul(half).MoveToOuterDisposeScope();
     }
 }

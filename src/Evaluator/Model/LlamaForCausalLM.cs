@@ -3,6 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using NasPrune.Evaluator.Runtime;
 
 namespace NasPrune.Evaluator.Model;
 
@@ -32,14 +33,11 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        // No implicit Scalars here, the hottest small op of every forward. TorchSharp does not track Scalars in dispose
-        // scopes, and passes a Scalar's handle to libtorch without keeping the object alive, so a temporary one can be
-        // finalized by the GC while libtorch reads it ("Unknown scalar type", "toFloat" check failures after ~10⁵
-        // forwards). TorchSharp's square() is pow(2), an implicit Scalar too, so the square is input * input; ε lives
-        // in a `using` local, alive until this call returns. ScalarLifetimeTests runs this under a collecting thread.
+        // No temporary Scalars (see KeptScalars): the square is input * input, not square() (= pow(2)); ε lives in a
+        // `using` local until this call returns, and its add passes a kept alpha.
         using var epsilon = eps.ToScalar();
         var input = x.to_type(ScalarType.Float32);
-        var normed = input * rsqrt((input * input).mean([-1L], keepdim: true).add_(epsilon));
+        var normed = input * rsqrt((input * input).mean([-1L], keepdim: true).PlusInPlace(epsilon));
         return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }
@@ -89,7 +87,7 @@ public static class Rotary
         using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], dim: -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return (x * cos).PlusInPlace(rotated * sin).MoveToOuterDisposeScope();
     }
 }
 
@@ -299,9 +297,9 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
         using var scope = NewDisposeScope();
         var h = x;
         if (self_attn is not null && self_attn.ActiveHeads > 0)
-            h = h + self_attn.Forward(input_layernorm!.call(h), cos, sin, cache, start);
+            h = h.Plus(self_attn.Forward(input_layernorm!.call(h), cos, sin, cache, start));
         if (mlp is not null && mlp.ActiveChannels > 0)
-            h = h + mlp.call(post_attention_layernorm!.call(h));
+            h = h.Plus(mlp.call(post_attention_layernorm!.call(h)));
         ResidualHook?.Invoke(x, h);
         return h.MoveToOuterDisposeScope();
     }

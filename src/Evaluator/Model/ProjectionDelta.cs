@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using NasPrune.Evaluator.Runtime;
 
 namespace NasPrune.Evaluator.Model;
 
@@ -17,5 +18,5 @@ static class ProjectionDeltaLookup
     /// the common case and costs one comparison.
     /// </summary>
     public static Tensor AddTo(this IReadOnlyDictionary<string, ProjectionDelta>? deltas, Tensor output, string name, Tensor input) =>
-        deltas is not null && deltas.TryGetValue(name, out var delta) ? output + delta(input) : output;
+        deltas is not null && deltas.TryGetValue(name, out var delta) ? output.Plus(delta(input)) : output;
 }

@@ -75,7 +75,7 @@ public static class KlDivergence
     public static Tensor TailLogMass(Tensor logP, Tensor ids)
     {
         using var scope = NewDisposeScope();
-        using var negativeInfinity = double.NegativeInfinity.ToScalar(); // alive through the call (see RmsNorm)
+        using var negativeInfinity = double.NegativeInfinity.ToScalar(); // alive through the call (see KeptScalars)
         var masked = logP.scatter(1, ids, full_like(ids, negativeInfinity, dtype: logP.dtype));
         return masked.logsumexp(1).MoveToOuterDisposeScope();
     }

@@ -40,7 +40,7 @@ public sealed class LoraAdapter : IDisposable
     public Tensor Delta(Tensor x)
     {
         using var scope = NewDisposeScope();
-        // Explicit Scalars in `using` locals: an implicit one may be finalized while libtorch reads it (see RmsNorm).
+        // Explicit Scalars in `using` locals: an implicit one may be finalized while libtorch reads it (see KeptScalars).
         using var scale = Scale.ToScalar();
         var h = x.to(ScalarType.Float32);
         if (Training && Dropout > 0)

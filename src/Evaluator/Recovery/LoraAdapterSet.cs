@@ -2,6 +2,7 @@ using NasPrune.Evaluator.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using NasPrune.Evaluator.Runtime;
 
 namespace NasPrune.Evaluator.Recovery;
 
@@ -110,7 +111,7 @@ public sealed class LoraAdapterSet : IDisposable
             {
                 using var scope = NewDisposeScope();
                 var weight = e.Projection.weight!.narrow(0, 0, e.Adapter.OutFeatures).narrow(1, 0, e.Adapter.InFeatures);
-                var merged = weight.to(ScalarType.Float32) + e.Adapter.WeightDelta().to(weight.device);
+                var merged = weight.to(ScalarType.Float32).Plus(e.Adapter.WeightDelta().to(weight.device));
                 weight.copy_(merged.to(weight.dtype));
             }
         }

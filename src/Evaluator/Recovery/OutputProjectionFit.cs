@@ -1,4 +1,6 @@
+using TorchSharp;
 using static TorchSharp.torch;
+using NasPrune.Evaluator.Runtime;
 
 namespace NasPrune.Evaluator.Recovery;
 
@@ -49,8 +51,9 @@ sealed class OutputProjectionFit : IDisposable
         double meanEnergy = gram.diagonal().mean().item<double>();
         // All-zero inputs (a channel set that never fires) leave G = 0; any λ > 0 then returns W₀ itself.
         double lambda = meanEnergy > 0 ? relativeRidge * meanEnergy : 1.0;
-        var system = gram + lambda * eye(InFeatures, dtype: ScalarType.Float64, device: gram.device);
-        var solvedT = linalg.solve(system, cross + lambda * w0T);
+        using var ridge = lambda.ToScalar(); // alive through the calls (see KeptScalars)
+        var system = gram.Plus(eye(InFeatures, dtype: ScalarType.Float64, device: gram.device).mul(ridge));
+        var solvedT = linalg.solve(system, cross.Plus(w0T.mul(ridge)));
         double before = RelativeError(w0T), after = RelativeError(solvedT);
         var weight = solvedT.t().to(current.dtype, current.device).contiguous();
         return (weight.MoveToOuterDisposeScope(), lambda, before, after);
