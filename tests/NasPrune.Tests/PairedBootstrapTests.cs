@@ -89,6 +89,22 @@ public sealed class PairedBootstrapTests
     }
 
     [Fact]
+    public void OneItemPerStratumGivesNoIntervalAndClaimsNothing()
+    {
+        // One test window each (a campaign with final.max_windows 1): the difference is known, its spread is not.
+        var one = new PairedBootstrap(3).MeanDifference([[2.0]], [[1.0]]);
+        Assert.Equal(new BootstrapInterval(1, double.NegativeInfinity, double.PositiveInfinity), one);
+        Assert.False(one.ExcludesZero);
+        var (absolute, relative) = new PairedBootstrap(3).PerplexityDifference([300.0], [100L], [250.0], [100L]);
+        Assert.Equal(Math.Exp(3) - Math.Exp(2.5), absolute.Estimate, 9);
+        Assert.False(absolute.ExcludesZero);
+        Assert.False(relative.ExcludesZero);
+        // Strata of one item each are no better; one stratum of two is an interval again.
+        Assert.False(new PairedBootstrap(3).MeanDifference([[2.0], [5.0]], [[1.0], [1.0]]).ExcludesZero);
+        Assert.True(double.IsFinite(new PairedBootstrap(3).MeanDifference([[2.0, 3.0]], [[1.0, 1.0]]).Lo));
+    }
+
+    [Fact]
     public void TheSameSeedGivesTheSameIntervalAndAnotherSeedAnother()
     {
         var random = new MersenneTwister(4);

@@ -44,6 +44,10 @@ public sealed class PairedBootstrap
         if (strata.Count == 0 || strata.Any(n => n < 1)) throw new ArgumentException("every stratum needs at least one item", nameof(strata));
         var indices = strata.Select(n => Enumerable.Range(0, n).ToArray()).ToArray();
         double[] estimate = statistic(indices);
+        // One item per stratum: every resample is the sample itself, and a zero-width interval would claim certainty
+        // from no evidence of spread (a one-window test split, say). No interval then, so no difference is claimed.
+        if (strata.All(n => n == 1))
+            return estimate.Select(e => new BootstrapInterval(e, double.NegativeInfinity, double.PositiveInfinity)).ToArray();
         var draws = estimate.Select(_ => new double[Resamples]).ToArray();
         var random = new MersenneTwister(Seed, threadSafe: false);
         for (int r = 0; r < Resamples; r++)

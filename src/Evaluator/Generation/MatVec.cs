@@ -86,20 +86,32 @@ public static unsafe class MatVec
 
     static (float, float, float, float) Dot4(float* w0, float* w1, float* w2, float* w3, float* x, int cols)
     {
-        var a0 = Vector256<float>.Zero;
-        var a1 = Vector256<float>.Zero;
-        var a2 = Vector256<float>.Zero;
-        var a3 = Vector256<float>.Zero;
+        // Two accumulators per row: eight independent FMA chains keep both FMA units busy despite their latency.
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
         int i = 0;
+        for (; i + 16 <= cols; i += 16)
+        {
+            var xa = Vector256.Load(x + i);
+            var xb = Vector256.Load(x + i + 8);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + i), xa, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + i), xa, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + i), xa, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + i), xa, a3);
+            b0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + i + 8), xb, b0);
+            b1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + i + 8), xb, b1);
+            b2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + i + 8), xb, b2);
+            b3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + i + 8), xb, b3);
+        }
         for (; i + 8 <= cols; i += 8)
         {
-            var xv = Vector256.Load(x + i);
-            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + i), xv, a0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + i), xv, a1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + i), xv, a2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + i), xv, a3);
+            var xa = Vector256.Load(x + i);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + i), xa, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + i), xa, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + i), xa, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + i), xa, a3);
         }
-        float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
+        float s0 = Vector256.Sum(a0 + b0), s1 = Vector256.Sum(a1 + b1), s2 = Vector256.Sum(a2 + b2), s3 = Vector256.Sum(a3 + b3);
         for (; i < cols; i++)
         {
             float xi = x[i];
