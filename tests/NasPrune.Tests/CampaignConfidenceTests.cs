@@ -87,6 +87,32 @@ public sealed class CampaignConfidenceTests : IDisposable
     }
 
     [Fact]
+    public void OneTestWindowGivesNoIntervalInResultsOrReport()
+    {
+        // final.max_windows 1: one window per task, so the bootstrap sees no spread; nothing may be claimed.
+        static FinalSamples One(CampaignMethod method, double level) =>
+            new(method, "none", [new("wikitext2", [100 * level], [100L]), new("ptb", [100 * level], [100L]), new("heldout", [100 * level], [100L])], Items(25));
+        var samples = new Dictionary<CampaignMethod, FinalSamples>
+        {
+            [CampaignMethod.Uniform] = One(CampaignMethod.Uniform, 3.0),
+            [CampaignMethod.NasPrune] = One(CampaignMethod.NasPrune, 2.0),
+        };
+        var rows = samples.Keys.Select(m => Row(m, "none")).ToList();
+        var section = CampaignConfidence.Compute(rows, r => samples[r.Method], seed: 9);
+        var vsUniform = section.Rows.Single(r => r.Method == CampaignMethod.NasPrune).Metrics["wikitext2_ppl"].VsUniform!;
+        Assert.Equal(Math.Exp(2.0) - Math.Exp(3.0), vsUniform.Estimate, 1e-9);
+        Assert.False(vsUniform.ExcludesZero);
+
+        var results = new CampaignResults("m", "h", 0.3, "activation", "test", 128, 1, 0, 0, 0, rows, Confidence: section);
+        string path = Path.Combine(dir, "results.json");
+        results.Save(path);
+        var md = new StringBuilder();
+        ConfidenceReport.Append(md, CampaignResults.Load(path).Confidence!);
+        Assert.Contains("(no interval: one item)", md.ToString());
+        Assert.DoesNotContain("✓", md.ToString().Split("claimed only where")[1].Split('\n', 2)[1]);
+    }
+
+    [Fact]
     public void SamplesFilesRoundTripExactly()
     {
         var samples = Samples(CampaignMethod.NasPrune, 2.6, 2.7, 38) with { Mmlu = [new ItemSamples("mmlu", [1, 0, 1])], Zeroshot = [new ItemSamples("boolq", [0, 1], "acc")] };

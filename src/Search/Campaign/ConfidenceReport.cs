@@ -63,6 +63,9 @@ public static class ConfidenceReport
         string f(double v) => (v * scale).ToString(ppl ? "+0.00;−0.00;0.00" : "+0.0;−0.0;0.0", Inv);
         var text = new StringBuilder();
         if (named) text.Append(Inv, $"{c.Against.Key()}: ");
+        // An interval with infinite ends is none: one item per stratum shows no spread (see PairedBootstrap).
+        if (!double.IsFinite(c.Lo) || !double.IsFinite(c.Hi))
+            return text.Append(Inv, $"{f(c.Estimate)}{(ppl ? "" : " pp")} (no interval: one item)").ToString();
         text.Append(Inv, $"{f(c.Estimate)}{(ppl ? "" : " pp")} [{f(c.Lo)}, {f(c.Hi)}]");
         if (c.RelativePct is { } r)
             text.Append(Inv, $" ({r.Estimate.ToString("+0.0;−0.0;0.0", Inv)} % [{r.Lo.ToString("+0.0;−0.0;0.0", Inv)}, {r.Hi.ToString("+0.0;−0.0;0.0", Inv)}])");

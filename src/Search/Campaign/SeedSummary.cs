@@ -154,8 +154,9 @@ public sealed record SeedSummary(IReadOnlyList<string> Runs, string Objective, d
         return md.ToString();
     }
 
-    static string Cell(Comparison c) =>
-        $"{Signed(c.Estimate)} [{Signed(c.Lo)}, {Signed(c.Hi)}]{(c.ExcludesZero ? (c.Estimate < 0 ? " ✓" : " ✗") : "")}";
+    static string Cell(Comparison c) => !double.IsFinite(c.Lo) || !double.IsFinite(c.Hi)
+        ? $"{Signed(c.Estimate)} (no interval: one item)"
+        : $"{Signed(c.Estimate)} [{Signed(c.Lo)}, {Signed(c.Hi)}]{(c.ExcludesZero ? (c.Estimate < 0 ? " ✓" : " ✗") : "")}";
 
     /// <summary>A signed value to two decimals; one that rounds to zero reads 0.00 (not "-+0.00").</summary>
     static string Signed(double v)
