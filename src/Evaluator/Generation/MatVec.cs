@@ -21,12 +21,15 @@ public static unsafe class MatVec
     static extern IntPtr THSTensor_data(IntPtr handle);
 
     /// <summary>Products with fewer multiply-adds than this run on the calling thread (a parallel loop costs microseconds).</summary>
-    const long ParallelThreshold = 1 << 18;
+    const long ParallelThreshold = 1 << 19;
 
     /// <summary>
     /// y[0, :rows] = W·x (+ bias), or += when <paramref name="accumulate"/>. W [rows, cols], x [1, cols] (or [cols]),
     /// y [1, rows], bias [rows] or null: float32, contiguous, on the CPU.
     /// </summary>
+    // AggressiveOptimization: compiled fully optimized at once. Tiered compilation would first run the vector loops
+    // as unoptimized tier-0 code (about 30× slower), for most of a short generation.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(Tensor weight, Tensor x, Tensor y, Tensor? bias, bool accumulate, int threads)
     {
         int rows = checked((int)weight.shape[0]), cols = checked((int)weight.shape[1]);
@@ -62,6 +65,7 @@ public static unsafe class MatVec
         return (float*)THSTensor_data(t.Handle);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rows(float* w, int cols, float* x, float* y, float* bias, int first, int last, bool accumulate)
     {
         int r = first;
@@ -84,6 +88,7 @@ public static unsafe class MatVec
         y[r] = accumulate ? y[r] + dot : dot;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static (float, float, float, float) Dot4(float* w0, float* w1, float* w2, float* w3, float* x, int cols)
     {
         // Two accumulators per row: eight independent FMA chains keep both FMA units busy despite their latency.
@@ -123,6 +128,7 @@ public static unsafe class MatVec
         return (s0, s1, s2, s3);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Dot(float* w, float* x, int cols)
     {
         var a = Vector256<float>.Zero;
