@@ -265,6 +265,7 @@ public sealed class CampaignTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     [Theory]
     [InlineData("experiments/search/campaign-20-nll.yaml", "experiments/search/run-20-nll/seed-1", 1L)]
     [InlineData("experiments/search/campaign-50-nll.yaml", "experiments/search/run-50-nll/seed-3", 3L)]
+    [InlineData("experiments/search/campaign-20-kl.yaml", "experiments/search/run-20-kl/seed-2", 2L)]
     [InlineData("experiments/default/campaign.yaml", "experiments/default/run-20-main", null)]
     public void CommittedRunsRecordTheConfigurationTodaysCodeRecords(string yaml, string run, long? seed)
     {
