@@ -14,6 +14,7 @@ namespace NasPrune.Tests;
 /// and runs finalizers without pause: a temporary Scalar in them fails within a few thousand calls (x.square() alone
 /// within ~10⁴), and every result must equal the one computed before the stress began.
 /// </summary>
+[Collection(GcStressCollection.Name)]
 public sealed class ScalarLifetimeTests
 {
     const int Calls = 4000;
@@ -93,4 +94,15 @@ public sealed class ScalarLifetimeTests
             Assert.Equal(expected, tail.data<float>().ToArray());
         });
     }
+}
+
+/// <summary>
+/// The stress tests run alone, after the parallel test classes: their collecting thread multiplies finalizations in the
+/// whole process, and would also stress code of other classes that is not theirs to test (TorchSharp's own optimizers
+/// make temporary Scalars that this project cannot keep alive).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GcStressCollection
+{
+    public const string Name = "GC stress";
 }
