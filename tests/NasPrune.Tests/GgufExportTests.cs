@@ -16,7 +16,7 @@ namespace NasPrune.Tests;
 public class GgufExportTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     /// <summary>The real 7M model (8 layers, hidden 256, 8 heads, byte-level BPE of 4096 ids).</summary>
-    static readonly string RealModel = Path.GetFullPath(Path.Combine(DataDirectory.Resolve(), "..", "experiments", "models", "nasprune-tiny-llama-general"));
+    static readonly string RealModel = GgufTestWindows.RealModelDir;
 
     static readonly string Excerpt = GgufTestWindows.Excerpt;
 

@@ -60,7 +60,7 @@ public class GgufFamilyExportTests(Xunit.Abstractions.ITestOutputHelper output)
         string path = Path.Combine(Path.GetTempPath(), $"nasprune-gguf-family-{Guid.NewGuid():N}.gguf");
         try
         {
-            GgufExport.Write(model, GgufTestWindows.TokenizerDir, path, GgufTensorType.F32, "test");
+            GgufExport.Write(model, GgufTestWindows.RealModelDir, path, GgufTensorType.F32, "test");
             LlamaCppAgreement.AssertAgrees(model, path, GgufTestWindows.Fixed(), output);
         }
         finally { File.Delete(path); }
@@ -274,7 +274,7 @@ public class GgufFamilyExportTests(Xunit.Abstractions.ITestOutputHelper output)
         string path = Path.Combine(Path.GetTempPath(), $"nasprune-gguf-refused-{Guid.NewGuid():N}.gguf");
         try
         {
-            GgufExport.Write(model, GgufTestWindows.TokenizerDir, path, GgufTensorType.F32, "test", layout);
+            GgufExport.Write(model, GgufTestWindows.RealModelDir, path, GgufTensorType.F32, "test", layout);
             return LlamaCppAgreement.Refusal(path, WindowLength);
         }
         finally { File.Delete(path); }

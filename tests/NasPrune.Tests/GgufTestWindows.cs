@@ -10,7 +10,8 @@ namespace NasPrune.Tests;
 /// </summary>
 static class GgufTestWindows
 {
-    public static readonly string TokenizerDir = Path.GetFullPath(Path.Combine(DataDirectory.Resolve(), "..", "experiments", "models", "nasprune-tiny-llama-general"));
+    /// <summary>The real 7M model (weights and tokenizer) every GGUF suite exports or borrows a tokenizer from.</summary>
+    public static readonly string RealModelDir = Path.GetFullPath(Path.Combine(DataDirectory.Resolve(), "..", "experiments", "models", "nasprune-tiny-llama-general"));
 
     public static readonly string Excerpt = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "wikitext2-valid-excerpt.txt"));
 
@@ -18,7 +19,7 @@ static class GgufTestWindows
 
     public static int[][] Fixed()
     {
-        var ids = TokenizerLoader.Load(TokenizerDir).Encode(Excerpt);
+        var ids = TokenizerLoader.Load(RealModelDir).Encode(Excerpt);
         Assert.True(ids.Length >= Length * Count, $"excerpt has {ids.Length} tokens");
         return Enumerable.Range(0, Count).Select(w => ids.Skip(w * Length).Take(Length).ToArray()).ToArray();
     }

@@ -15,7 +15,7 @@ namespace NasPrune.Tests;
 /// </summary>
 public sealed class QwenTokenizerTests : IDisposable
 {
-    static readonly string RealModel = Path.GetFullPath(Path.Combine(DataDirectory.Resolve(), "..", "experiments", "models", "nasprune-tiny-llama-general"));
+    static readonly string RealModel = GgufTestWindows.RealModelDir;
 
     const string Qwen2Regex = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 

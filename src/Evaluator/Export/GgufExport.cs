@@ -24,7 +24,6 @@ public static class GgufExport
         _ => throw new UserError($"--gguf-type {name}: expected one of {string.Join(", ", Types)}"),
     };
 
-
     /// <summary>Writes <paramref name="model"/> (stored shapes) and the tokenizer of <paramref name="tokenizerDir"/> to <paramref name="path"/>.</summary>
     public static void Write(LlamaForCausalLM model, string tokenizerDir, string path, GgufTensorType type, string name)
     {

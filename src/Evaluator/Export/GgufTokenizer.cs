@@ -75,7 +75,7 @@ public static class GgufTokenizer
     static string PreTokenizerName(JsonElement root, string path)
     {
         // NFC (Qwen's tokenizers) is exported as convert_hf_to_gguf.py exports it: llama.cpp does not normalize, so
-        // its ids equal ours on NFC text (the shipped evaluation text is; GgufFamilyExportTests checks) and may
+        // its ids equal ours on NFC text (the shipped evaluation text is; QwenTokenizerTests checks) and may
         // differ on decomposed input.
         bool nfc = Tokenization.TokenizerLoader.Normalization(root, path) is not null;
         var pre = root.GetProperty("pre_tokenizer");

@@ -3,6 +3,7 @@ using NasPrune.Evaluator.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using NasPrune.Evaluator.Runtime;
 
 namespace NasPrune.Evaluator.Generation;
 
@@ -103,7 +104,7 @@ public static class DecodeProfile
                 mark("attention: norm");
                 var a = attention.Forward(normed, rope.Cos, rope.Sin, cache[i], start);
                 mark("attention: module");
-                h = h + a;
+                h = h.Plus(a);
                 mark("residual adds");
             }
             if (l.mlp is { ActiveChannels: > 0 } mlp)
@@ -112,7 +113,7 @@ public static class DecodeProfile
                 mark("mlp: norm");
                 var m = mlp.call(normed);
                 mark("mlp: module");
-                h = h + m;
+                h = h.Plus(m);
                 mark("residual adds");
             }
         }

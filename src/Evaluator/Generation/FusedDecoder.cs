@@ -138,9 +138,8 @@ public sealed class FusedDecoder : IDisposable
             throw new ArgumentException($"sequence of {position + 1} tokens exceeds the cache's {cache.Capacity} positions");
         if (token < 0 || token >= config.VocabSize) throw new ArgumentException($"token {token} is outside the vocabulary of {config.VocabSize}");
         using var scope = NewDisposeScope();
-        // Scalars live exactly as long as this call: an implicit conversion may be finalized while libtorch reads it
+        // ε lives exactly as long as this call: an implicit conversion may be finalized while libtorch reads it
         // (see KeptScalars).
-        using var one = 1.0f.ToScalar();
         using var epsilon = eps.ToScalar();
         int threads = get_num_threads();
         var h = embedding.narrow(0, token, 1).clone();
@@ -159,7 +158,7 @@ public sealed class FusedDecoder : IDisposable
                 mark?.Invoke("attention: norm, qkv matmul");
                 // q and k rows, [heads + kv heads, d], rotated together.
                 var qk = qkv.narrow(1, 0, (long)(heads + kvHeads) * d).view(heads + kvHeads, d);
-                var rotated = (qk * c).addcmul_(qk.roll(half, 1), s, one);
+                var rotated = (qk * c).addcmul_(qk.roll(half, 1), s, KeptScalars.One);
                 mark?.Invoke("attention: rope");
                 // The cache's batch row 0: [kv heads, capacity, d].
                 var slot = cache[layer.Index]!;

@@ -22,12 +22,11 @@ public static class Activations
     static Tensor GeluTanh(Tensor x)
     {
         using var scope = NewDisposeScope();
-        // Scalars in `using` locals and kept alphas: a temporary one may be freed while libtorch reads it (see KeptScalars).
+        // Constants in `using` locals, ones and alphas kept: a temporary Scalar may be freed while libtorch reads it (see KeptScalars).
         using var cubic = 0.044715.ToScalar();
         using var slope = Math.Sqrt(2.0 / Math.PI).ToScalar();
-        using var one = 1.0.ToScalar();
         using var half = 0.5.ToScalar();
         var inner = x.Plus((x * x * x).mul(cubic)).mul(slope);
-        return (x * inner.tanh().PlusInPlace(one)).mul(half).MoveToOuterDisposeScope();
+        return (x * inner.tanh().PlusInPlace(KeptScalars.One)).mul(half).MoveToOuterDisposeScope();
     }
 }

@@ -34,8 +34,8 @@ sealed class OutputProjectionFit : IDisposable
         using var scope = NewDisposeScope();
         var x64 = x.reshape(-1, InFeatures).to(ScalarType.Float64, gram.device);
         var y64 = y.reshape(-1, cross.shape[1]).to(ScalarType.Float64, gram.device);
-        gram.add_(x64.t().mm(x64));
-        cross.add_(x64.t().mm(y64));
+        gram.PlusInPlace(x64.t().mm(x64));
+        cross.PlusInPlace(x64.t().mm(y64));
         targetSquares += (y64 * y64).sum().item<double>();
         Tokens += x64.shape[0];
     }

@@ -15,7 +15,7 @@ namespace NasPrune.Evaluator.Runtime;
 /// </summary>
 public static class KeptScalars
 {
-    /// <summary>The alpha of 1: made once, never freed.</summary>
+    /// <summary>1: the alpha of every add here, and any other 1 a call needs; made once, never freed.</summary>
     public static readonly Scalar One = 1.ToScalar();
 
     /// <summary>a + b.</summary>
