@@ -84,8 +84,16 @@ public sealed class GenerateTests(TinyModelDirectory tiny) : IClassFixture<TinyM
         Assert.Equal(ids.Length, cache.Length);
     }
 
+    /// <summary>
+    /// How far fused and forward logits may differ, relative to the largest logit. The two paths sum in different
+    /// orders: libtorch picks its matmul kernel by the CPU's features, the fused path runs <c>MatVec</c>'s eight FMA
+    /// chains. In float32 with random weights of std 0.3 that reached 1.3e-5 on the CI machine, so the bound is 1e-4.
+    /// A real mistake (a missing bias, a wrong window or head prefix) moves logits by a tenth of their size or more.
+    /// </summary>
+    const double FusedTolerance = 1e-4;
+
     /// <summary>Logits of the fused decode path, step by step, against the evaluation forward pass's cached steps.</summary>
-    static void AssertFusedStepsMatch(LlamaForCausalLM m, int[] ids, int prompt, double tolerance)
+    static void AssertFusedStepsMatch(LlamaForCausalLM m, int[] ids, int prompt, double tolerance = FusedTolerance)
     {
         using var _ = inference_mode();
         using var reference = new KvCache(m, batch: 1, capacity: ids.Length);
@@ -121,7 +129,7 @@ public sealed class GenerateTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     public void FusedDecodeStepsGiveTheForwardPassLogits()
     {
         using var m = Heterogeneous();
-        AssertFusedStepsMatch(m, Enumerable.Range(0, 40).Select(i => (i * 11 + 5) % 50).ToArray(), prompt: 7, tolerance: 1e-5);
+        AssertFusedStepsMatch(m, Enumerable.Range(0, 40).Select(i => (i * 11 + 5) % 50).ToArray(), prompt: 7);
     }
 
     [Fact]
@@ -137,10 +145,10 @@ public sealed class GenerateTests(TinyModelDirectory tiny) : IClassFixture<TinyM
                 if (name.EndsWith(".bias")) p.normal_(0, 0.3);
         m.eval();
         int[] ids = Enumerable.Range(0, 30).Select(i => (i * 7 + 1) % 40).ToArray();
-        AssertFusedStepsMatch(m, ids, prompt: 3, tolerance: 1e-5);
+        AssertFusedStepsMatch(m, ids, prompt: 3);
         // A candidate applied in place: prefixes of heads and channels, one layer dropped.
         m.SetActiveShapes([new LayerShape(true, 3, 1, 8), LayerShape.Dropped, new LayerShape(true, 6, 2, 0)]);
-        AssertFusedStepsMatch(m, ids, prompt: 5, tolerance: 1e-5);
+        AssertFusedStepsMatch(m, ids, prompt: 5);
     }
 
     [Fact]
