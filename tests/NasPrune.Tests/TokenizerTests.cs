@@ -182,34 +182,12 @@ public sealed class TokenizerTests : IDisposable
     }
 
     /// <summary>
-    /// A minimal SentencePiece BPE ModelProto (sentencepiece_model.proto), written field by field: pieces with
-    /// scores (later pieces score lower, so "▁ab" is the last merge), model_type BPE, identity normalization.
+    /// A minimal SentencePiece BPE model: later pieces score lower (so "▁ab" is the last merge), ids 0–2 are unk, bos
+    /// and eos, no byte fallback, extra spaces removed.
     /// </summary>
-    private static byte[] SentencePieceModel(string[] pieces)
-    {
-        static byte[] Varint(ulong value)
-        {
-            var bytes = new List<byte>();
-            for (; value >= 0x80; value >>= 7)
-                bytes.Add((byte)(value | 0x80));
-            bytes.Add((byte)value);
-            return bytes.ToArray();
-        }
-        static byte[] Int(int field, int value) => [.. Varint((ulong)(field << 3)), .. Varint((ulong)value)];
-        static byte[] Float(int field, float value) => [.. Varint((ulong)(field << 3 | 5)), .. BitConverter.GetBytes(value)];
-        static byte[] Bytes(int field, byte[] value) => [.. Varint((ulong)(field << 3 | 2)), .. Varint((ulong)value.Length), .. value];
-        static byte[] Text(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
-
-        var model = new List<byte>();
-        for (int id = 0; id < pieces.Length; id++)
-        {
-            int type = id == 0 ? 2 : id < 3 ? 3 : 1; // UNKNOWN, CONTROL, NORMAL
-            model.AddRange(Bytes(1, [.. Text(1, pieces[id]), .. Float(2, -id), .. Int(3, type)]));
-        }
-        model.AddRange(Bytes(2, [.. Int(3, 2), .. Int(4, pieces.Length)])); // trainer_spec: model_type BPE, vocab_size
-        model.AddRange(Bytes(3, [.. Text(1, "identity"), .. Int(3, 1), .. Int(4, 1), .. Int(5, 1)])); // normalizer_spec
-        return model.ToArray();
-    }
+    private static byte[] SentencePieceModel(string[] pieces) => SentencePieceProto.Write(
+        pieces.Select((text, id) => new SentencePiece(text, -id, id == 0 ? SentencePieceType.Unknown : id < 3 ? SentencePieceType.Control : SentencePieceType.Normal)).ToList(),
+        new SentencePieceProto.Normalizer(RemoveExtraWhitespaces: true), byteFallback: false);
 
     private static string Fixture(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", name));
 

@@ -4,7 +4,9 @@ using NasPrune.Common;
 namespace NasPrune.Evaluator.Export;
 
 /// <summary>
-/// The <c>tokenizer.ggml.*</c> metadata of a byte-level BPE <c>tokenizer.json</c>, as llama.cpp's "gpt2" vocabulary
+/// The <c>tokenizer.ggml.*</c> metadata of the tokenizer NasPrune uses: a SentencePiece BPE <c>tokenizer.model</c> as
+/// llama.cpp's "llama" vocabulary type reads it (see <see cref="AddSentencePiece"/>), or a byte-level BPE
+/// <c>tokenizer.json</c> as its "gpt2" vocabulary
 /// type reads it: tokens in id order, their types, the merges, and the name of llama.cpp's built-in pre-tokenizer
 /// that splits text as our tokenizer.json's pre-tokenizer does. llama.cpp cannot run an arbitrary regex, so a
 /// pre-tokenizer it has no name for is refused rather than approximated (the ids would silently differ).
@@ -25,9 +27,11 @@ public static class GgufTokenizer
     /// <summary>Adds the tokenizer's metadata; returns the token texts written, in id order.</summary>
     public static IReadOnlyList<string> AddMetadata(GgufWriter writer, string modelDir, ModelConfig config)
     {
+        // The file NasPrune itself tokenizes with: a byte-level BPE tokenizer.json, or else tokenizer.model.
+        var tokenizer = Tokenization.TokenizerLoader.Load(modelDir);
+        if (Path.GetFileName(tokenizer.SourcePath) == "tokenizer.model")
+            return AddSentencePiece(writer, tokenizer.SourcePath, config, tokenizer.EndOfTextId);
         string path = Path.Combine(modelDir, "tokenizer.json");
-        if (!File.Exists(path))
-            throw new UserError($"{modelDir}: GGUF export needs a byte-level BPE tokenizer.json (SentencePiece tokenizer.model is not exported)");
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         var root = doc.RootElement;
         var model = root.GetProperty("model");
@@ -62,10 +66,54 @@ public static class GgufTokenizer
         writer.Add("tokenizer.ggml.tokens", GgufValue.StrArray(tokens));
         writer.Add("tokenizer.ggml.token_type", GgufValue.I32Array(types));
         writer.Add("tokenizer.ggml.merges", GgufValue.StrArray(merges));
-        var endOfText = Tokenization.TokenizerLoader.Load(modelDir).EndOfTextId;
+        var endOfText = tokenizer.EndOfTextId;
         if ((config.BosTokenId ?? endOfText) is int bos) writer.Add("tokenizer.ggml.bos_token_id", GgufValue.U32((uint)bos));
         if ((config.EosTokenId ?? endOfText) is int eos) writer.Add("tokenizer.ggml.eos_token_id", GgufValue.U32((uint)eos));
         // NasPrune's tokenizer adds nothing to a text; llama.cpp must not either, or the ids (and perplexities) differ.
+        writer.Add("tokenizer.ggml.add_bos_token", GgufValue.Bool(false));
+        writer.Add("tokenizer.ggml.add_eos_token", GgufValue.Bool(false));
+        return tokens;
+    }
+
+    /// <summary>
+    /// A SentencePiece BPE <c>tokenizer.model</c> (LLaMA-2, Phi-3) as llama.cpp's "llama" vocabulary reads it: pieces,
+    /// scores (its merges pick the adjacent pair whose joined piece scores highest, as SentencePiece BPE does) and
+    /// types (byte pieces "&lt;0x0A&gt;" are its byte fallback). Whatever llama.cpp's tokenizer would apply differently
+    /// from the file's own rules is refused, so the ids stay NasPrune's.
+    /// </summary>
+    static IReadOnlyList<string> AddSentencePiece(GgufWriter writer, string path, ModelConfig config, int? endOfText)
+    {
+        var spm = Tokenization.SentencePieceModelFile.Read(path);
+        if (spm.ModelType != Tokenization.SentencePieceModelFile.Bpe)
+            throw new UserError($"{path}: trainer_spec.model_type {spm.ModelType} is not BPE (2); llama.cpp's SentencePiece tokenizer merges as BPE does");
+        if (spm.HasNormalizationRules)
+            throw new UserError($"{path}: normalizer_spec has normalisation rules (precompiled_charsmap), which llama.cpp does not apply");
+        if (spm.RemoveExtraWhitespaces)
+            throw new UserError($"{path}: normalizer_spec.remove_extra_whitespaces is set; llama.cpp's SentencePiece tokenizer keeps every space");
+        if (!spm.EscapeWhitespaces)
+            throw new UserError($"{path}: normalizer_spec.escape_whitespaces is off; llama.cpp always writes spaces as \u2581");
+        if (spm.Pieces.Count > config.VocabSize)
+            throw new UserError($"{path}: {spm.Pieces.Count} pieces but the model's vocab_size is {config.VocabSize}");
+        // llama.cpp looks up the newline token when it loads the vocabulary and fails without one.
+        if (!spm.Pieces.Any(p => p.Text is "<0x0A>" or "\n"))
+            throw new UserError($"{path}: no piece for a newline (\"<0x0A>\" or \"\\n\"), which llama.cpp needs to load the vocabulary");
+
+        var tokens = new string[config.VocabSize];
+        var scores = new float[config.VocabSize];
+        var types = new int[config.VocabSize];
+        for (int id = 0; id < config.VocabSize; id++)
+            (tokens[id], scores[id], types[id]) = id < spm.Pieces.Count
+                ? (spm.Pieces[id].Text, spm.Pieces[id].Score, (int)spm.Pieces[id].Type)
+                : ($"[PAD{id}]", 0f, Unused);
+
+        writer.Add("tokenizer.ggml.model", GgufValue.Str("llama"));
+        writer.Add("tokenizer.ggml.tokens", GgufValue.StrArray(tokens));
+        writer.Add("tokenizer.ggml.scores", GgufValue.F32Array(scores));
+        writer.Add("tokenizer.ggml.token_type", GgufValue.I32Array(types));
+        writer.Add("tokenizer.ggml.add_space_prefix", GgufValue.Bool(spm.AddDummyPrefix));
+        if (spm.UnknownId >= 0) writer.Add("tokenizer.ggml.unknown_token_id", GgufValue.U32((uint)spm.UnknownId));
+        if ((config.BosTokenId ?? (spm.BeginId >= 0 ? spm.BeginId : null)) is int bos) writer.Add("tokenizer.ggml.bos_token_id", GgufValue.U32((uint)bos));
+        if ((config.EosTokenId ?? endOfText) is int eos) writer.Add("tokenizer.ggml.eos_token_id", GgufValue.U32((uint)eos));
         writer.Add("tokenizer.ggml.add_bos_token", GgufValue.Bool(false));
         writer.Add("tokenizer.ggml.add_eos_token", GgufValue.Bool(false));
         return tokens;
