@@ -27,7 +27,8 @@ shapes=("$@")
 
 for shape in "${shapes[@]}"; do
   tsv="$OUT/$shape.tsv"; logs="$OUT/logs/$shape"; mkdir -p "$logs"
-  printf 'shape\tstage\texit\twall_s\tmax_rss_kib\tload_avg\tcommand\n' > "$tsv"
+  # A stage that runs replaces its own row; rows of stages skipped this time stay (SCALE_SKIP re-runs a few stages).
+  [ -f "$tsv" ] || printf 'shape\tstage\texit\twall_s\tmax_rss_kib\tload_avg\tcommand\n' > "$tsv"
   stage() { # stage NAME command...
     local name="$1"; shift
     if [[ "$SKIP" == *" $name "* ]]; then echo "[$shape] $name: skipped (SCALE_SKIP)" >&2; return 0; fi
@@ -37,6 +38,7 @@ for shape in "${shapes[@]}"; do
     local wall rss
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$logs/$name.time")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$logs/$name.time")
+    awk -F'\t' -v s="$name" 'NR == 1 || $2 != s' "$tsv" > "$tsv.tmp" && mv "$tsv.tmp" "$tsv"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shape" "$name" "$rc" "$wall" "$rss" "$load" "${*//$WORK/\$WORK}" >> "$tsv"
     echo "[$shape] $name: exit $rc, ${wall}s, max RSS ${rss} KiB (load average $load)" >&2
     return $rc
@@ -64,6 +66,10 @@ for shape in "${shapes[@]}"; do
   stage eval-exported "${NP[@]}" eval --model "$WORK/$shape-pruned" --task wikitext2 --split validation --seq-len "$SEQ" --max-windows 2 --json
   stage export-gguf "${NP[@]}" prune --model "$model" --uniform --remove 0.2 --criterion activation --calibration-sequences "$CAL" \
     --seq-len "$SEQ" --eval-windows 1 --format gguf --out "$WORK/$shape-gguf" --json
+  # llama.cpp runs the GGUF file: the same ids on the whole validation split, logits and perplexity against the
+  # Hugging Face export of the same cut (identical weights), exit 1 if they differ beyond F32 tolerances.
+  stage gguf-check "${NP[@]}" gguf-check --gguf "$WORK/$shape-gguf/model.gguf" --model "$WORK/$shape-pruned" --seq-len "$SEQ" \
+    --max-windows 1 --json
   sed -e "s|^model: .*|model: $model|" -e "s|^seq_len: .*|seq_len: $SEQ|" -e "s|^  calibration_sequences: .*|  calibration_sequences: $CAL|" "$ROOT/experiments/scale/campaign.yaml" > "$WORK/$shape-campaign.yaml"
   rm -rf "$WORK/$shape-campaign"
   stage campaign "${NP[@]}" campaign --config "$WORK/$shape-campaign.yaml" --out "$WORK/$shape-campaign" --json

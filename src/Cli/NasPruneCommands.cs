@@ -16,6 +16,7 @@ public static class NasPruneCommands
         ImportanceCommand.Create(),
         PruneCommand.Create(),
         PruneCommand.CreateExport(),
+        GgufCheckCommand.Create(),
         PruneSweepCommand.Create(),
         SampleCommand.Create(),
         FaithfulnessCommand.Create(),

@@ -79,4 +79,54 @@ public sealed class GgufCliTests(TinyModelDirectory tiny, Xunit.Abstractions.ITe
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("--format onnx", r.Stderr);
     }
+
+    /// <summary>The same uniform 20 % cut written as a Hugging Face checkpoint and as GGUF: gguf-check finds them equal.</summary>
+    string[] PruneBothWays()
+    {
+        string hf = Path.Combine(work, "hf"), gguf = Path.Combine(work, "gguf");
+        foreach (var (dir, format) in new[] { (hf, "hf"), (gguf, "gguf") })
+        {
+            var r = CliProcess.Run("prune", "--model", tiny.Dir, "--uniform", "--remove", "0.2", "--criterion", "magnitude",
+                "--calibration-sequences", "2", "--eval-windows", "1", "--format", format, "--out", dir);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+        }
+        return [hf, Path.Combine(gguf, "model.gguf")];
+    }
+
+    [Fact]
+    public void GgufCheckFindsTheExportEqualToItsCheckpointAndAnotherModelNot()
+    {
+        var (hf, gguf) = PruneBothWays() is [var a, var b] ? (a, b) : throw new InvalidOperationException();
+        var same = CliProcess.Run("gguf-check", "--gguf", gguf, "--model", hf, "--seq-len", "32", "--max-windows", "3", "--threads", "1", "--json");
+        Assert.True(same.ExitCode == 0, same.Stderr + same.Stdout);
+        var r = System.Text.Json.JsonDocument.Parse(same.Stdout).RootElement;
+        Assert.True(r.GetProperty("tokenizer_agrees").GetBoolean());
+        Assert.Equal(r.GetProperty("tokens").GetInt32(), TokenizerLoader.Load(tiny.Dir).Encode(
+            NasPrune.Evaluator.Perplexity.PerplexityTask.Get("wikitext2").LoadText(DataDirectory.Resolve(), NasPrune.Evaluator.Perplexity.Split.Validation)).Length);
+        Assert.Equal((3, 32), (r.GetProperty("windows").GetInt32(), r.GetProperty("seq_len").GetInt32()));
+        Assert.InRange(r.GetProperty("relative_logit_difference").GetDouble(), 0, 1e-3);
+        Assert.InRange(r.GetProperty("relative_ppl_difference").GetDouble(), 0, 1e-4);
+        Assert.True(r.GetProperty("agrees").GetBoolean());
+
+        // The dense model is not what the file holds: same vocabulary, other logits, exit 1 with the figures.
+        var other = CliProcess.Run("gguf-check", "--gguf", gguf, "--model", tiny.Dir, "--seq-len", "32", "--threads", "1");
+        Assert.Equal(1, other.ExitCode);
+        Assert.Contains("DISAGREES", other.Stdout);
+        Assert.Contains("tokenizer: llama.cpp gives NasPrune's", other.Stdout);
+    }
+
+    [Fact]
+    public void GgufCheckBadInputIsOneLine()
+    {
+        string missing = Path.Combine(work, "none.gguf");
+        var r = CliProcess.Run("gguf-check", "--gguf", missing, "--model", tiny.Dir);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"nasprune: error: --gguf {missing}: no such file", r.Stderr.Trim());
+        Directory.CreateDirectory(work);
+        string junk = Path.Combine(work, "junk.gguf");
+        File.WriteAllText(junk, "not a gguf file");
+        r = CliProcess.Run("gguf-check", "--gguf", junk, "--model", tiny.Dir, "--seq-len", "32");
+        Assert.Equal(2, r.ExitCode);
+        Assert.EndsWith($"nasprune: error: {junk}: llama.cpp could not load it (its log above says why)", r.Stderr.Trim());
+    }
 }

@@ -19,36 +19,16 @@ static class LlamaCppAgreement
         int length = windows[0].Length;
         using var cpp = Load(ggufPath, length);
         Assert.Equal(model.Config.VocabSize, cpp.VocabSize);
-        double oursNll = 0, theirsNll = 0;
-        foreach (var window in windows)
-        {
-            var theirs = cpp.Logits(window);
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var ours = model.call(tensor(window.Select(i => (long)i).ToArray(), [1, window.Length]))[0].data<float>().ToArray();
-            int vocab = model.Config.VocabSize;
-            double maxDiff = 0, maxLogit = 0;
-            for (int t = 0; t < window.Length; t++)
-                for (int j = 0; j < vocab; j++)
-                {
-                    maxDiff = Math.Max(maxDiff, Math.Abs(theirs[t][j] - ours[t * vocab + j]));
-                    maxLogit = Math.Max(maxLogit, Math.Abs(ours[t * vocab + j]));
-                }
-            output.WriteLine($"max |logit difference| {maxDiff:E3}, largest logit {maxLogit:F3}");
-            Assert.True(maxDiff <= logitTolerance * maxLogit, $"max |logit difference| {maxDiff:E3} vs largest logit {maxLogit:F3}");
-            for (int t = 0; t + 1 < window.Length; t++)
-            {
-                oursNll += NegativeLogLikelihood(ours.AsSpan(t * vocab, vocab), window[t + 1]);
-                theirsNll += NegativeLogLikelihood(theirs[t], window[t + 1]);
-            }
-        }
-        // Cross-check the per-position sum with NasPrune's own evaluation path (same windows, same sum).
+        var r = GgufAgreement.Measure(model, cpp, windows);
+        output.WriteLine($"max |logit difference| {r.MaxLogitDifference:E3}, largest logit {r.LargestLogit:F3}");
+        Assert.True(r.RelativeLogitDifference <= logitTolerance, $"max |logit difference| {r.MaxLogitDifference:E3} vs largest logit {r.LargestLogit:F3}");
+        // Cross-check the per-position perplexity with NasPrune's own evaluation path (same windows, same sum).
         using var batch = tensor(windows.SelectMany(w => w).Select(i => (long)i).ToArray(), [windows.Length, length]);
         var (nll, predicted) = model.NextTokenNll(batch);
-        Assert.True(Math.Abs(nll - oursNll) < 1e-3 * oursNll, $"NextTokenNll {nll} vs summed {oursNll}");
-        double pplOurs = Math.Exp(nll / predicted), pplTheirs = Math.Exp(theirsNll / predicted);
-        output.WriteLine($"ppl NasPrune {pplOurs:F6}, llama.cpp {pplTheirs:F6}, relative {Math.Abs(pplTheirs - pplOurs) / pplOurs:E2}");
-        Assert.True(Math.Abs(pplTheirs - pplOurs) <= pplTolerance * pplOurs, $"llama.cpp ppl {pplTheirs} vs NasPrune {pplOurs}");
+        double pplOurs = Math.Exp(nll / predicted);
+        Assert.True(Math.Abs(pplOurs - r.PplNasPrune) < 1e-3 * pplOurs, $"NextTokenNll's ppl {pplOurs} vs per position {r.PplNasPrune}");
+        output.WriteLine($"ppl NasPrune {r.PplNasPrune:F6}, llama.cpp {r.PplLlamaCpp:F6}, relative {r.RelativePplDifference:E2}");
+        Assert.True(r.RelativePplDifference <= pplTolerance, $"llama.cpp ppl {r.PplLlamaCpp} vs NasPrune {r.PplNasPrune}");
     }
 
     /// <summary>Loads the file; a refusal fails with llama.cpp's own reason (its log), not only LLamaSharp's "failed to load".</summary>
@@ -82,14 +62,5 @@ static class LlamaCppAgreement
             try { return load(); }
             finally { LlamaCppModel.NativeErrors = previous; }
         }
-    }
-
-    static double NegativeLogLikelihood(ReadOnlySpan<float> logits, int target)
-    {
-        double max = double.MinValue;
-        foreach (float v in logits) max = Math.Max(max, v);
-        double sum = 0;
-        foreach (float v in logits) sum += Math.Exp(v - max);
-        return max + Math.Log(sum) - logits[target];
     }
 }
