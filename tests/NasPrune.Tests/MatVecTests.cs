@@ -9,11 +9,11 @@ public sealed class MatVecTests
 {
     [Theory]
     [InlineData(1, 1, 1)]       // a single scalar product: tails only
-    [InlineData(7, 13, 1)]      // rows and columns off the 4-row and 8-lane grid
-    [InlineData(64, 256, 1)]    // whole vectors, whole row groups
-    [InlineData(9, 24, 1)]      // one 16-lane step, one 8-lane step
+    [InlineData(7, 13, 1)]      // columns off the 8-lane grid
+    [InlineData(64, 256, 1)]    // whole 32-lane steps only
+    [InlineData(9, 40, 1)]      // one 32-lane step, one 8-lane step
     [InlineData(1027, 515, 2)]  // two threads (above the parallel threshold), uneven chunks
-    [InlineData(4099, 96, 3)]   // three chunks, the last with a remainder row group
+    [InlineData(4099, 96, 3)]   // three chunks of uneven row counts
     public void AgreesWithLibtorch(int rows, int cols, int threads)
     {
         using var scope = NewDisposeScope();

@@ -17,7 +17,7 @@ public static class GgufCheckCommand
 {
     public sealed record GgufCheckResult(string Gguf, string Model, string Task, string Split, int Tokens, bool TokenizerAgrees,
         int? FirstDifferentToken, int Windows, int SeqLen, double MaxLogitDifference, double LargestLogit, double RelativeLogitDifference,
-        double PplNasPrune, double PplLlamaCpp, double RelativePplDifference, double LogitTolerance, double PplTolerance, bool Agrees);
+        double PplNasprune, double PplLlamaCpp, double RelativePplDifference, double LogitTolerance, double PplTolerance, bool Agrees);
 
     public static Command Create()
     {

@@ -10,8 +10,10 @@ namespace NasPrune.Evaluator.Generation;
 /// the matrix-vector products of batch-1 decoding. libtorch runs a [1, n] × [n, m] product through its general
 /// matmul path at 1–3 GFLOP/s on this machine (profiled: 4.8 of 6.3 ms per token of the embedded model), well below
 /// what the arithmetic and the memory allow. Here each output is the dot product of one contiguous weight row with
-/// x, four rows at a time so that every x load feeds four fused multiply-adds, in 256-bit vectors; large products
-/// split their rows over the intra-op threads. Summation order differs from libtorch's, so results agree to float
+/// x in 256-bit vectors, one row after another, so the weights stream through memory in one sequential pass; large
+/// products split their rows over the intra-op threads. An earlier kernel took four rows at a time (every x load
+/// feeding four FMAs): faster while the matrix sits in L2, but 2–3× slower on the embedded model's 30 MB of weights,
+/// which stream from L3 and memory at every token (measured side by side in one process). Summation order differs from libtorch's, so results agree to float
 /// rounding, not bit for bit.
 /// </summary>
 public static unsafe class MatVec
@@ -43,11 +45,9 @@ public static unsafe class MatVec
             Rows(w, cols, input, output, b, 0, rows, accumulate);
         else
         {
-            // Chunks of whole 4-row groups, so every chunk but the last runs the 4-row kernel only.
-            int groups = (rows + 3) / 4;
             Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
             {
-                int first = (int)((long)groups * c / chunks) * 4, last = Math.Min(rows, (int)((long)groups * (c + 1) / chunks) * 4);
+                int first = (int)((long)rows * c / chunks), last = (int)((long)rows * (c + 1) / chunks);
                 Rows(w, cols, input, output, b, first, last, accumulate);
             });
         }
@@ -68,17 +68,7 @@ public static unsafe class MatVec
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rows(float* w, int cols, float* x, float* y, float* bias, int first, int last, bool accumulate)
     {
-        int r = first;
-        for (; r + 4 <= last; r += 4)
-        {
-            float* w0 = w + (long)r * cols;
-            var (d0, d1, d2, d3) = Dot4(w0, w0 + cols, w0 + 2L * cols, w0 + 3L * cols, x, cols);
-            Store(y, bias, r, d0, accumulate);
-            Store(y, bias, r + 1, d1, accumulate);
-            Store(y, bias, r + 2, d2, accumulate);
-            Store(y, bias, r + 3, d3, accumulate);
-        }
-        for (; r < last; r++) Store(y, bias, r, Dot(w + (long)r * cols, x, cols), accumulate);
+        for (int r = first; r < last; r++) Store(y, bias, r, Dot(w + (long)r * cols, x, cols), accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -89,52 +79,20 @@ public static unsafe class MatVec
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static (float, float, float, float) Dot4(float* w0, float* w1, float* w2, float* w3, float* x, int cols)
-    {
-        // Two accumulators per row: eight independent FMA chains keep both FMA units busy despite their latency.
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
-        int i = 0;
-        for (; i + 16 <= cols; i += 16)
-        {
-            var xa = Vector256.Load(x + i);
-            var xb = Vector256.Load(x + i + 8);
-            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + i), xa, a0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + i), xa, a1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + i), xa, a2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + i), xa, a3);
-            b0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + i + 8), xb, b0);
-            b1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + i + 8), xb, b1);
-            b2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + i + 8), xb, b2);
-            b3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + i + 8), xb, b3);
-        }
-        for (; i + 8 <= cols; i += 8)
-        {
-            var xa = Vector256.Load(x + i);
-            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + i), xa, a0);
-            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + i), xa, a1);
-            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + i), xa, a2);
-            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + i), xa, a3);
-        }
-        float s0 = Vector256.Sum(a0 + b0), s1 = Vector256.Sum(a1 + b1), s2 = Vector256.Sum(a2 + b2), s3 = Vector256.Sum(a3 + b3);
-        for (; i < cols; i++)
-        {
-            float xi = x[i];
-            s0 += w0[i] * xi;
-            s1 += w1[i] * xi;
-            s2 += w2[i] * xi;
-            s3 += w3[i] * xi;
-        }
-        return (s0, s1, s2, s3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Dot(float* w, float* x, int cols)
     {
-        var a = Vector256<float>.Zero;
+        // Four independent FMA chains hide the FMA latency; one row at a time keeps the weight reads one sequential stream.
+        Vector256<float> a = default, b = default, c = default, d = default;
         int i = 0;
+        for (; i + 32 <= cols; i += 32)
+        {
+            a = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a);
+            b = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 8), Vector256.Load(x + i + 8), b);
+            c = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 16), Vector256.Load(x + i + 16), c);
+            d = Vector256.FusedMultiplyAdd(Vector256.Load(w + i + 24), Vector256.Load(x + i + 24), d);
+        }
         for (; i + 8 <= cols; i += 8) a = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a);
-        float s = Vector256.Sum(a);
+        float s = Vector256.Sum((a + b) + (c + d));
         for (; i < cols; i++) s += w[i] * x[i];
         return s;
     }
