@@ -152,6 +152,21 @@ public sealed class GenerateTests(TinyModelDirectory tiny) : IClassFixture<TinyM
     }
 
     [Fact]
+    public void FusedDecodeAppliesQwen3sPerHeadQkNorm()
+    {
+        // Qwen3: RMSNorm over each query and key head before RoPE; head_dim 6 is off the 8-lane vector grid.
+        var c = ModelConfig.Uniform(vocab: 40, hidden: 24, layers: 2, heads: 4, kvHeads: 2, ffn: 20, maxPositions: 64,
+            tieEmbeddings: true, ropeTheta: 1000, modelType: "qwen3", headDim: 6);
+        using var m = new LlamaForCausalLM(c);
+        m.InitializeWeights(9, std: 0.3);
+        using (no_grad())
+            foreach (var (name, p) in m.named_parameters())
+                if (name.Contains("q_norm") || name.Contains("k_norm")) p.uniform_(0.5, 1.5);
+        m.eval();
+        AssertFusedStepsMatch(m, Enumerable.Range(0, 24).Select(i => (i * 5 + 2) % 40).ToArray(), prompt: 4);
+    }
+
+    [Fact]
     public void AdaptersOrObserversFallBackToTheForwardPass()
     {
         using var m = Heterogeneous();

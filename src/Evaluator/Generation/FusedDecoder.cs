@@ -16,14 +16,15 @@ namespace NasPrune.Evaluator.Generation;
 /// <item>on the CPU every matmul is a matrix-vector product of <see cref="MatVec"/> (libtorch's general matmul runs
 /// these at a fraction of the machine's rate); the residual stream is one [1, hidden] buffer that o_proj and down_proj
 /// accumulate into in place;</item>
-/// <item>grouped-query attention without <c>repeat_interleave</c>: a layer's query heads are viewed as
-/// [kv heads, group, head_dim], so two batched matmuls over the kv heads (scores, then values) serve every query head
-/// of a group from its shared cached keys and values; one new token attends to every cached key, so no mask. The
-/// 1/√d scale is folded into the query rows of the fused weights. These few-kilobyte operations run on one intra-op
-/// thread: with two, each opens a parallel region, and on a busy machine waiting for the second thread cost
-/// 25–60 ms a layer (profiled; scaled_dot_product_attention alike), against tens of microseconds of work;</item>
+/// <item>on the CPU, the attention between the q/k/v and output projections (Qwen3's q/k norm, RoPE, the cache
+/// write, scores, softmax, values) is one C# loop nest over the tensors' buffers, <see cref="DecodeAttention"/>: its
+/// few-kilobyte operations cost more to dispatch through libtorch than to compute, and libtorch's threads for them
+/// cost 25–60 ms a layer on a busy machine (profiled; scaled_dot_product_attention alike). Elsewhere, grouped-query
+/// attention without <c>repeat_interleave</c>: query heads viewed as [kv heads, group, head_dim] and two batched
+/// matmuls over the kv heads. One new token attends to every cached key, so there is no mask. The 1/√d scale is
+/// folded into the query rows of the fused weights (into q_norm's weight for Qwen3);</item>
 /// <item>RoPE from precomputed cos and sign-folded sin rows: x·cos + roll(x, d/2)·sin±;</item>
-/// <item>keys and values written in place into the preallocated <see cref="KvCache"/>; the embedding row is a view;</item>
+/// <item>keys and values written in place into the preallocated <see cref="KvCache"/>;</item>
 /// <item>each RMSNorm's weight folded into the columns of the matmul that follows it (W·diag(g)), so a norm is four
 /// small operations instead of five (17 fewer per token on the embedded model; per-token dispatch, not arithmetic,
 /// is what a 7 M-parameter decode step costs).</item>
@@ -33,7 +34,7 @@ namespace NasPrune.Evaluator.Generation;
 /// TinyLlama-1.1B's shape beside its 4.4 GB of F32 weights. o_proj and down_proj are the model's own weights unless
 /// pruning cut their columns.
 /// </summary>
-public sealed class FusedDecoder : IDisposable
+public sealed unsafe class FusedDecoder : IDisposable
 {
     sealed class Layer
     {
@@ -41,6 +42,8 @@ public sealed class FusedDecoder : IDisposable
         public int? Window;
         // Row-major [out, in], as the matrix-vector products read them.
         public Tensor? Qkv, QkvBias, Output, OutputBias;
+        // Qwen3's per-head RMSNorm weights [d]; the query's carries the 1/√d attention scale.
+        public Tensor? QueryNorm, KeyNorm;
         public Tensor? GateUp, GateUpBias, Down, DownBias;
         public long Channels;
     }
@@ -52,6 +55,8 @@ public sealed class FusedDecoder : IDisposable
     readonly Func<Tensor, Tensor> activation;
     readonly double eps;
     readonly bool onCpu;
+    // DecodeAttention's per-call buffer (a rotated query and one score per cached position), grown as needed.
+    float[] attentionScratch = [];
 
     /// <summary>Why <paramref name="model"/>'s current state cannot take the fast path, or null when it can.</summary>
     public static string? Unsupported(LlamaForCausalLM model)
@@ -98,8 +103,14 @@ public sealed class FusedDecoder : IDisposable
             {
                 var a = l.self_attn!;
                 long q = (long)shape.Heads * d, kv = (long)shape.KvHeads * d;
-                // Queries pre-scaled by 1/√d (RoPE is linear, so the rotated query is scaled alike).
-                double scale = 1 / Math.Sqrt(d);
+                // Queries pre-scaled by 1/√d (RoPE is linear, so the rotated query is scaled alike). Qwen3's q_norm
+                // would undo a scale applied before it, so there the scale goes into the norm's weight instead.
+                double scale = a.q_norm is null ? 1 / Math.Sqrt(d) : 1;
+                if (a.q_norm is not null)
+                {
+                    layer.QueryNorm = Own(a.q_norm.weight! * (1 / Math.Sqrt(d)));
+                    layer.KeyNorm = Own(a.k_norm!.weight!.contiguous());
+                }
                 layer.Qkv = Own(cat([a.q_proj.weight!.narrow(0, 0, q) * scale, a.k_proj.weight!.narrow(0, 0, kv), a.v_proj.weight!.narrow(0, 0, kv)], 0)
                     * l.input_layernorm!.weight);
                 if (a.q_proj.bias is not null)
@@ -143,39 +154,22 @@ public sealed class FusedDecoder : IDisposable
         using var epsilon = eps.ToScalar();
         int threads = get_num_threads();
         var h = embedding.narrow(0, token, 1).clone();
-        var c = cos[position];
-        var s = sinSigned[position];
-        int d = config.HeadDim;
-        long half = d / 2;
+        // The tensor path's rotary rows (the CPU path reads the tables in place).
+        var (c, s) = onCpu ? (cos, sinSigned) : (cos[position], sinSigned[position]);
         mark?.Invoke("embedding, rope rows");
         foreach (var layer in layers)
         {
             if (layer.Qkv is not null)
             {
                 using var attentionScope = NewDisposeScope();
-                int heads = layer.Heads, kvHeads = layer.KvHeads;
                 var qkv = Linear(Normalized(h, epsilon), layer.Qkv, layer.QkvBias, threads);
                 mark?.Invoke("attention: norm, qkv matmul");
-                // q and k rows, [heads + kv heads, d], rotated together.
-                var qk = qkv.narrow(1, 0, (long)(heads + kvHeads) * d).view(heads + kvHeads, d);
-                var rotated = (qk * c).addcmul_(qk.roll(half, 1), s, KeptScalars.One);
-                mark?.Invoke("attention: rope");
-                // The cache's batch row 0: [kv heads, capacity, d].
                 var slot = cache[layer.Index]!;
-                var cachedKeys = slot.Keys.select(0, 0);
-                var cachedValues = slot.Values.select(0, 0);
-                cachedKeys.select(1, position).copy_(rotated.narrow(0, heads, kvHeads));
-                cachedValues.select(1, position).copy_(qkv.narrow(1, (long)(heads + kvHeads) * d, (long)kvHeads * d).view(kvHeads, d));
                 int first = layer.Window is int w ? Math.Max(0, position - w + 1) : 0;
-                var keys = cachedKeys.narrow(1, first, position + 1 - first);
-                var values = cachedValues.narrow(1, first, position + 1 - first);
-                mark?.Invoke("attention: cache write");
-                var q = rotated.narrow(0, 0, heads).view(kvHeads, heads / kvHeads, d);
-                Tensor attended;
-                if (threads > 1) set_num_threads(1);
-                try { attended = q.bmm(keys.transpose(1, 2)).softmax(-1).bmm(values).view(1, (long)heads * d); }
-                finally { if (threads > 1) set_num_threads(threads); }
-                mark?.Invoke("attention: scores, softmax, values");
+                var attended = onCpu
+                    ? AttendOnCpu(layer, qkv, slot, cache.Capacity, position, first)
+                    : Attend(layer, qkv, slot, c, s, position, first, epsilon);
+                mark?.Invoke("attention: rope, cache write, scores, softmax, values");
                 AddLinear(h, attended, layer.Output!, layer.OutputBias, threads);
                 mark?.Invoke("attention: o_proj + residual");
             }
@@ -195,6 +189,52 @@ public sealed class FusedDecoder : IDisposable
         mark?.Invoke("final norm, lm_head");
         cache.Length = position + 1;
         return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The attention step in C# on the tensors' buffers (<see cref="DecodeAttention"/>): [1, heads·d].</summary>
+    Tensor AttendOnCpu(Layer layer, Tensor qkv, KvCache.Layer slot, int capacity, int position, int first)
+    {
+        int d = config.HeadDim, heads = layer.Heads, kvHeads = layer.KvHeads;
+        if (slot.Keys.shape[0] != 1) throw new ArgumentException("the fused decoder decodes one sequence (a cache of batch 1)");
+        var attended = empty(1, (long)heads * d, dtype: ScalarType.Float32);
+        if (attentionScratch.Length < d + capacity) attentionScratch = new float[d + capacity];
+        long cacheSize = (long)kvHeads * capacity * d, rows = (long)config.MaxPositionEmbeddings * d;
+        fixed (float* scratch = attentionScratch)
+        {
+            DecodeAttention.Run(new DecodeAttention.Step(
+                MatVec.Pointer(qkv, (long)(heads + 2 * kvHeads) * d, "qkv"), heads, kvHeads, d,
+                MatVec.Pointer(cos, rows, "cos") + (long)position * d, MatVec.Pointer(sinSigned, rows, "sin") + (long)position * d,
+                layer.QueryNorm is null ? null : MatVec.Pointer(layer.QueryNorm, d, "q_norm"),
+                layer.KeyNorm is null ? null : MatVec.Pointer(layer.KeyNorm, d, "k_norm"), (float)eps,
+                MatVec.Pointer(slot.Keys, cacheSize, "keys"), MatVec.Pointer(slot.Values, cacheSize, "values"),
+                capacity, position, first, MatVec.Pointer(attended, (long)heads * d, "attended"), scratch));
+        }
+        // The buffers were raw pointers: keep every tensor alive until the loops are done.
+        GC.KeepAlive(qkv);
+        GC.KeepAlive(slot);
+        GC.KeepAlive(layer);
+        return attended;
+    }
+
+    /// <summary>The attention step with tensor operations (off the CPU): [1, heads·d].</summary>
+    Tensor Attend(Layer layer, Tensor qkv, KvCache.Layer slot, Tensor c, Tensor s, int position, int first, Scalar epsilon)
+    {
+        int d = config.HeadDim, heads = layer.Heads, kvHeads = layer.KvHeads;
+        long half = d / 2;
+        // q and k rows, [heads + kv heads, d], rotated together (after Qwen3's per-head norm).
+        var qk = qkv.narrow(1, 0, (long)(heads + kvHeads) * d).view(heads + kvHeads, d);
+        if (layer.QueryNorm is not null)
+            qk = cat([Normalized(qk.narrow(0, 0, heads), epsilon) * layer.QueryNorm, Normalized(qk.narrow(0, heads, kvHeads), epsilon) * layer.KeyNorm!], 0);
+        var rotated = (qk * c).addcmul_(qk.roll(half, 1), s, KeptScalars.One);
+        // The cache's batch row 0: [kv heads, capacity, d].
+        var cachedKeys = slot.Keys.select(0, 0);
+        var cachedValues = slot.Values.select(0, 0);
+        cachedKeys.select(1, position).copy_(rotated.narrow(0, heads, kvHeads));
+        cachedValues.select(1, position).copy_(qkv.narrow(1, (long)(heads + kvHeads) * d, (long)kvHeads * d).view(kvHeads, d));
+        var keys = cachedKeys.narrow(1, first, position + 1 - first);
+        var values = cachedValues.narrow(1, first, position + 1 - first);
+        var q = rotated.narrow(0, 0, heads).view(kvHeads, heads / kvHeads, d);
+        return q.bmm(keys.transpose(1, 2)).softmax(-1).bmm(values).view(1, (long)heads * d);
     }
 
     /// <summary>x·Wᵀ (+ b) for the row x [1, in] and W [out, in].</summary>

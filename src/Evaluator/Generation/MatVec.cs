@@ -58,7 +58,8 @@ public static unsafe class MatVec
         GC.KeepAlive(bias);
     }
 
-    static float* Pointer(Tensor t, long elements, string name)
+    /// <summary>The first element of a contiguous float32 CPU tensor of exactly <paramref name="elements"/> elements (else an ArgumentException naming it).</summary>
+    internal static float* Pointer(Tensor t, long elements, string name)
     {
         if (t.dtype != ScalarType.Float32 || t.device_type != TorchSharp.DeviceType.CPU || !t.is_contiguous() || t.numel() != elements)
             throw new ArgumentException($"{name}: a contiguous float32 CPU tensor of {elements} elements expected, got {t.dtype} {t.device} [{string.Join(", ", t.shape)}]{(t.is_contiguous() ? "" : " (not contiguous)")}");
@@ -79,7 +80,7 @@ public static unsafe class MatVec
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static float Dot(float* w, float* x, int cols)
+    internal static float Dot(float* w, float* x, int cols)
     {
         // Four independent FMA chains hide the FMA latency; one row at a time keeps the weight reads one sequential stream.
         Vector256<float> a = default, b = default, c = default, d = default;
