@@ -54,7 +54,7 @@ public sealed unsafe class FusedDecoder : IDisposable
     readonly ModelConfig config;
     readonly Func<Tensor, Tensor> activation;
     readonly double eps;
-    readonly bool onCpu;
+    readonly bool onCpu, siluGate;
     // DecodeAttention's per-call buffer (a rotated query and one score per cached position), grown as needed.
     float[] attentionScratch = [];
 
@@ -76,6 +76,7 @@ public sealed unsafe class FusedDecoder : IDisposable
         if (Unsupported(model) is { } why) throw new ArgumentException($"the fused decoder cannot run this model: {why}");
         config = model.Config;
         activation = Activations.For(config.HiddenAct);
+        siluGate = config.HiddenAct is "silu" or "swish";
         eps = config.RmsNormEps;
         using var _ = no_grad();
         // Temporaries belong to this scope: freed here rather than by finalizers, and referenced until then (a
@@ -179,7 +180,7 @@ public sealed unsafe class FusedDecoder : IDisposable
                 long n = layer.Channels;
                 var gateUp = Linear(Normalized(h, epsilon), layer.GateUp, layer.GateUpBias, threads);
                 mark?.Invoke("mlp: norm, gate/up matmul");
-                var hidden = activation(gateUp.narrow(1, 0, n)).mul_(gateUp.narrow(1, n, n));
+                var hidden = onCpu && siluGate ? SiluGateInPlace(gateUp, n) : activation(gateUp.narrow(1, 0, n)).mul_(gateUp.narrow(1, n, n));
                 mark?.Invoke("mlp: activation");
                 AddLinear(h, hidden, layer.Down!, layer.DownBias, threads);
                 mark?.Invoke("mlp: down_proj + residual");
@@ -235,6 +236,18 @@ public sealed unsafe class FusedDecoder : IDisposable
         var values = cachedValues.narrow(1, first, position + 1 - first);
         var q = rotated.narrow(0, 0, heads).view(kvHeads, heads / kvHeads, d);
         return q.bmm(keys.transpose(1, 2)).softmax(-1).bmm(values).view(1, (long)heads * d);
+    }
+
+    /// <summary>
+    /// silu(gate)·up in a C# loop, written over the gate half of [1, gate | up]; returns that half [1, n]. Three
+    /// libtorch calls on a few thousand floats cost more to dispatch than to compute.
+    /// </summary>
+    static Tensor SiluGateInPlace(Tensor gateUp, long n)
+    {
+        float* gate = MatVec.Pointer(gateUp, 2 * n, "gate/up"), up = gate + n;
+        for (long i = 0; i < n; i++) gate[i] = gate[i] / (1 + MathF.Exp(-gate[i])) * up[i];
+        GC.KeepAlive(gateUp);
+        return gateUp.narrow(1, 0, n);
     }
 
     /// <summary>x·Wᵀ (+ b) for the row x [1, in] and W [out, in].</summary>
