@@ -12,8 +12,8 @@ namespace NasPrune.Evaluator.Generation;
 /// what the arithmetic and the memory allow. Here each output is the dot product of one contiguous weight row with
 /// x in 256-bit vectors, one row after another, so the weights stream through memory in one sequential pass; large
 /// products split their rows over the intra-op threads. An earlier kernel took four rows at a time (every x load
-/// feeding four FMAs): faster while the matrix sits in L2, but 2–3× slower on the embedded model's 30 MB of weights,
-/// which stream from L3 and memory at every token (measured side by side in one process). Summation order differs from libtorch's, so results agree to float
+/// feeding four FMAs): faster while a matrix sits in L2, but slower on the embedded model's 30 MB of weights, which
+/// stream from L3 and memory at every token (experiments/decode/README.md has the decode figures before and after). Summation order differs from libtorch's, so results agree to float
 /// rounding, not bit for bit.
 /// </summary>
 public static unsafe class MatVec
