@@ -72,7 +72,8 @@ for shape in "${shapes[@]}"; do
     --max-windows 1 --json
   sed -e "s|^model: .*|model: $model|" -e "s|^seq_len: .*|seq_len: $SEQ|" -e "s|^  calibration_sequences: .*|  calibration_sequences: $CAL|" "$ROOT/experiments/scale/campaign.yaml" > "$WORK/$shape-campaign.yaml"
   rm -rf "$WORK/$shape-campaign"
-  stage campaign "${NP[@]}" campaign --config "$WORK/$shape-campaign.yaml" --out "$WORK/$shape-campaign" --json
+  stage campaign "${NP[@]}" campaign --config "$WORK/$shape-campaign.yaml" --out "$WORK/$shape-campaign" --json && {
+    cp "$WORK/$shape-campaign/timings.json" "$logs/campaign-timings.json"; cp "$WORK/$shape-campaign/report.md" "$logs/campaign-report.md"; }
   stage generate "${NP[@]}" generate --model "$model" --prompt "The history of the city" --max-new-tokens 8 --temperature 0 --json
   [ "$shape" != embedded ] && [ -z "${SCALE_KEEP:-}" ] && rm -rf "$WORK/$shape-pruned" "$WORK/$shape-gguf"
 done
