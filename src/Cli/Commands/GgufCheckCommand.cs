@@ -65,7 +65,8 @@ public static class GgufCheckCommand
             string text = t.LoadText(dataDir, s);
             var ids = TokenizerLoader.Load(modelDir).Encode(text);
             if (ids.Length < length) throw new UserError($"{t.Name} {parse.GetValue(split)}: {ids.Length} tokens, fewer than one --seq-len {length} window");
-            var compared = Enumerable.Range(0, Math.Min(count, ids.Length / length)).Select(w => ids[(w * length)..((w + 1) * length)]).ToArray();
+            // The first windows `eval` scores, as the ids both engines take.
+            var compared = PerplexityEvaluator.Windows(ids, length, count).Select(w => Array.ConvertAll(w, i => (int)i)).ToArray();
 
             using var cpp = LoadLlamaCpp(file, length, threadCount);
             if (cpp.VocabSize != config.VocabSize)
